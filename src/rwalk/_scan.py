@@ -1,0 +1,124 @@
+"""One directory in, its classified entries (or its error) out.
+
+This module is the single place that knows about ``os.scandir``, ``DirEntry.is_dir``,
+symbolic links and listing errors.  The synchronous walk (``_walk.py``) and the
+asynchronous walk (``_aio.py``) both call it, so the per-directory semantics of
+``os.walk`` are written down exactly once.
+
+Errors are *returned*, not raised: a listing error is a value that the walk hands to
+``onerror`` ("rather than blow up for a minor reason", as ``os.walk`` puts it), and
+returning it lets ``awalk`` scan on a worker thread and report on the event loop.
+
+The file system is reached through the module attribute ``os.scandir`` /
+``os.path.islink`` at call time (not through names bound at import), so that pyfakefs
+and tests that patch ``os`` see every call.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import AnyStr, TypeAlias
+
+__all__ = ("Listing", "scan_directory", "subdirectories_to_enter")
+
+
+Listing: TypeAlias = tuple[list[AnyStr], list[AnyStr], list[AnyStr]]
+"""``(dirnames, filenames, enter_paths)``: one directory, classified as ``os.walk`` does.
+
+``dirnames`` holds the names of subdirectories *and* of symbolic links to directories;
+``filenames`` holds everything else (files, broken links, links to files, FIFOs,
+sockets, devices).  ``enter_paths`` is filled only by a bottom-up scan: the full paths
+of the subdirectories to descend into, decided during the scan from each entry's cached
+type, exactly as CPython 3.13 decides it.  (A plain tuple, not a class: it is made once
+per directory and a class instance measurably slowed the walk.)
+"""
+
+
+def scan_directory(top: AnyStr, bottom_up: bool, followlinks: bool) -> Listing[AnyStr] | OSError:
+    """List ``top`` once and classify each entry as ``os.walk`` does.
+
+    The directory is read to the end and closed before this returns, so no file
+    descriptor outlives the call (and none is held while a walk is suspended at a
+    ``yield``).
+
+    :param top: the directory to list, as ``str`` or ``bytes``.
+    :param bottom_up: also compute ``enter_paths`` (bottom-up walks decide
+        which subdirectories to enter while the entries' cached types are at hand).
+    :param followlinks: whether symbolic links to directories are entered (bottom-up).
+    :returns: the :data:`Listing`, or the ``OSError`` raised by ``os.scandir`` or by
+        reading the directory part-way through.  In the error case the directory
+        produces no tuple at all, as in ``os.walk``.
+    """
+    try:
+        scandir_it = os.scandir(top)
+    except OSError as error:
+        return error
+
+    dirnames: list[AnyStr] = []
+    filenames: list[AnyStr] = []
+    enter_paths: list[AnyStr] = []
+    with scandir_it:
+        # One try around the whole loop: the only call in it that can raise OSError
+        # outside the inner handlers is next() on the iterator (a directory that
+        # fails part-way through listing), and the for statement is cheaper per
+        # entry than CPython's explicit next()/StopIteration loop.
+        try:
+            if not bottom_up:
+                for entry in scandir_it:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        # As os.path.isdir(): an entry whose type cannot be read is
+                        # not a directory.
+                        is_dir = False
+                    if is_dir:
+                        dirnames.append(entry.name)
+                    else:
+                        filenames.append(entry.name)
+            else:
+                for entry in scandir_it:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    if not is_dir:
+                        filenames.append(entry.name)
+                        continue
+                    dirnames.append(entry.name)
+                    # Bottom-up: enter the subdirectory unless it is a symbolic link
+                    # and links are not followed.
+                    if followlinks:
+                        enter_paths.append(entry.path)
+                        continue
+                    try:
+                        is_symlink = entry.is_symlink()
+                    except OSError:
+                        # As os.path.islink(): unreadable means "not a link".
+                        is_symlink = False
+                    if not is_symlink:
+                        enter_paths.append(entry.path)
+        except OSError as error:
+            return error
+    return dirnames, filenames, enter_paths
+
+
+def subdirectories_to_enter(top: AnyStr, dirnames: list[AnyStr], followlinks: bool) -> list[AnyStr]:
+    """The paths a top-down walk descends into, read right after ``top`` was yielded.
+
+    ``dirnames`` is the caller's list, possibly pruned or reordered in place.  Each
+    name is checked with ``os.path.islink`` *now*, not with the type cached during the
+    scan (bpo-23605): while the walk was suspended the caller may have replaced a
+    directory with a symbolic link, and following that link would walk outside the
+    tree without ``followlinks``.  All names are checked at once, before any of them
+    is entered, which is when CPython 3.13's ``os.walk`` checks them.
+    """
+    join = os.path.join
+    if followlinks:
+        return [join(top, name) for name in dirnames]
+    islink = os.path.islink
+    paths = []
+    for name in dirnames:
+        path = join(top, name)
+        if not islink(path):
+            paths.append(path)
+    return paths
