@@ -22,11 +22,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import trees  # noqa: E402
-
-import rwalk  # noqa: E402
+import rwalk
+import trees  # benchmarks/ is on sys.path when this file is run as a script
 
 Walker = Callable[[str], Iterator[tuple[str, list[str], list[str]]]]
 

@@ -1,0 +1,44 @@
+# rwalk's one entry point: `make run` lists the current directory, `make test` runs
+# every check.  Each target first builds the virtual environment it needs (.venv, from
+# pyproject.toml) so that both work on a fresh clone with nothing installed by hand.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: install run test check pytest test-pythons bench-walk bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: list the current directory as a tree (pass options with ARGS="-a -L 2")
+run: $(STAMP)
+	$(BIN)/rwalk $(ARGS)
+
+## test: lint, format check, type check and the whole test suite
+test: check pytest
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+## test-pythons: the test suite on every CPython 3.10-3.13 that pyenv has here
+test-pythons:
+	bash .ci/test-pythons
+
+## bench-walk: rwalk.walk against os.walk on the wide, deep and realistic trees
+bench-walk: $(STAMP)
+	$(BIN)/python benchmarks/walk_bench.py
+
+clean:
+	rm -rf $(VENV) .venv-* build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis
