@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="where trees are built")
     args = parser.parse_args(argv)
     cache = args.cache or trees.default_cache()
-    builders = {
+    builders: dict[str, Callable[[Path], Path]] = {
         "wide": trees.build_wide,
         "deep": trees.build_deep,
         "realistic": trees.build_realistic,

@@ -127,7 +127,7 @@ def _drive(root_walk: _DirectoryWalk[AnyStr]) -> Iterator[WalkTuple[AnyStr]]:
         # A ``for`` over the innermost walk (not next() with StopIteration) is the
         # cheapest way to advance it; ``break`` leaves it suspended, not closed.
         for step in stack[-1]:
-            if type(step) is tuple:
+            if isinstance(step, tuple):
                 yield step
             else:
                 push(step)
@@ -141,7 +141,7 @@ def _walk_top_down(
 ) -> _DirectoryWalk[AnyStr]:
     """Walk the tree under ``top``, parent before children."""
     listing = scan_directory(top, False, followlinks)
-    if type(listing) is not tuple:
+    if isinstance(listing, OSError):
         if onerror is not None:
             onerror(listing)
         return
@@ -163,7 +163,7 @@ def _walk_bottom_up(
 ) -> _DirectoryWalk[AnyStr]:
     """Walk the tree under ``top``, children before parent."""
     listing = scan_directory(top, True, followlinks)
-    if type(listing) is not tuple:
+    if isinstance(listing, OSError):
         if onerror is not None:
             onerror(listing)
         return
