@@ -36,6 +36,10 @@ pytest: $(STAMP)
 test-pythons:
 	bash .ci/test-pythons
 
+## docs: build the documentation site into site/, failing on any warning
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
 ## bench-walk: rwalk.walk against os.walk on the wide, deep and realistic trees
 bench-walk: $(STAMP)
 	$(BIN)/python benchmarks/walk_bench.py

@@ -137,10 +137,11 @@ def _fast_join(top: AnyStr, name: AnyStr) -> AnyStr:
     path, a name of another type) goes to ``posixpath.join`` for its exact result or
     error.  Saves about 2 % of a walk of a wide tree.
     """
+    # ``top + ("/" + name)``: the long string is copied once, not twice.
     if type(name) is type(top) and name and top:
         if isinstance(top, str):
             if name[0] != "/":
-                return top + name if top[-1] == "/" else top + "/" + name
+                return top + name if top[-1] == "/" else top + ("/" + name)
         elif name[0] != 47:  # b"/"[0]
-            return top + name if top[-1] == 47 else top + b"/" + name
+            return top + name if top[-1] == 47 else top + (b"/" + name)
     return posixpath.join(top, name)
