@@ -443,17 +443,20 @@ def test_a_path_longer_than_path_max_is_reported_not_cut(tmp_path: Path) -> None
     # directory descriptors, since the path itself cannot be used.
     name = "n" * 200
     levels = 25
-    fd = os.open(tmp_path, os.O_RDONLY)
+    descriptors = [os.open(tmp_path, os.O_RDONLY)]
     try:
         for _ in range(levels):
-            os.mkdir(name, dir_fd=fd)
-            next_fd = os.open(name, os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = next_fd
+            os.mkdir(name, dir_fd=descriptors[-1])
+            descriptors.append(os.open(name, os.O_RDONLY, dir_fd=descriptors[-1]))
+        errors, onerror = error_recorder()
+        dirpaths = [dirpath for dirpath, _, _ in rwalk.walk(str(tmp_path), onerror=onerror)]
     finally:
-        os.close(fd)
-    errors, onerror = error_recorder()
-    dirpaths = [dirpath for dirpath, _, _ in rwalk.walk(str(tmp_path), onerror=onerror)]
+        # Remove the chain through the same descriptors: no path reaches its bottom.
+        os.close(descriptors.pop())
+        while descriptors:
+            parent = descriptors.pop()
+            os.rmdir(name, dir_fd=parent)
+            os.close(parent)
     assert len(errors) == 1
     kind, number, filename = errors[0]
     assert (kind, number) == ("OSError", errno.ENAMETOOLONG)
@@ -517,6 +520,10 @@ def test_the_deepest_chain_linux_allows_walks_under_a_recursion_limit_of_50(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"{levels + 1} {deepest}"] * 2
+    # Clean up with the walk under test (shutil.rmtree of Python 3.10/3.11 recurses).
+    for dirpath, _, _ in rwalk.walk(str(top), topdown=False):
+        os.rmdir(dirpath)
+    assert not top.exists()
 
 
 def test_20000_levels_walk_under_a_recursion_limit_of_50_with_scandir_faked() -> None:
