@@ -44,5 +44,13 @@ docs: $(STAMP)
 bench-walk: $(STAMP)
 	$(BIN)/python benchmarks/walk_bench.py
 
+## bench: the full comparison (rwalk against the stdlib, find, fd, tree); writes
+## benchmarks/results/compare.json and, with matplotlib, compare.png
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	mkdir -p benchmarks/results
+	$(BIN)/python benchmarks/compare.py --json benchmarks/results/compare.json \
+		--chart benchmarks/results/compare.png $(ARGS)
+
 clean:
 	rm -rf $(VENV) .venv-* build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis
