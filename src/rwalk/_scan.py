@@ -19,7 +19,13 @@ from __future__ import annotations
 import os
 from typing import AnyStr, TypeAlias
 
-__all__ = ("Listing", "scan_directory", "subdirectories_to_enter")
+__all__ = (
+    "Listing",
+    "TypedEntry",
+    "scan_directory",
+    "scan_typed_entries",
+    "subdirectories_to_enter",
+)
 
 
 Listing: TypeAlias = tuple[list[AnyStr], list[AnyStr], list[AnyStr]]
@@ -122,3 +128,46 @@ def subdirectories_to_enter(top: AnyStr, dirnames: list[AnyStr], followlinks: bo
         if not islink(path):
             paths.append(path)
     return paths
+
+
+TypedEntry: TypeAlias = tuple[AnyStr, bool, bool]
+"""``(name, is_dir, is_symlink)``: one entry with the types its scan already knows.
+
+``is_dir`` follows symbolic links, as ``os.walk`` classifies (a link to a directory is
+a directory); ``is_symlink`` says whether the entry itself is a link.
+"""
+
+
+def scan_typed_entries(top: AnyStr) -> list[TypedEntry[AnyStr]] | OSError:
+    """List ``top`` once; give each entry's name and the two types a tree listing needs.
+
+    The ``rwalk`` command lists with this instead of ``walk``, because it must tell
+    symbolic links from other entries: ``walk`` keeps only names, and asking again with
+    ``os.lstat`` per file took 0.41 s on the 100k-entry benchmark tree against 0.12 s
+    for a walk over this scan (``docs/design-cli.md``).
+    The types come from the directory read itself (``d_type``), so no entry is
+    stat'ed except those the file system reports without a type.  Errors follow
+    :func:`scan_directory`: an entry whose type cannot be read is not a directory and
+    not a link, and a listing error is returned, never raised.
+    """
+    try:
+        scandir_it = os.scandir(top)
+    except OSError as error:
+        return error
+    entries: list[TypedEntry[AnyStr]] = []
+    append = entries.append
+    with scandir_it:
+        try:
+            for entry in scandir_it:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                try:
+                    is_symlink = entry.is_symlink()
+                except OSError:
+                    is_symlink = False
+                append((entry.name, is_dir, is_symlink))
+        except OSError as error:
+            return error
+    return entries
