@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ._render import (
@@ -19,7 +19,7 @@ from ._render import (
     json_string,
     report_line,
 )
-from ._tree import Event, Node, Tally
+from ._tree import Event, Node, PlainRun, Tally
 
 __all__ = ("TextStyle", "write_json", "write_text")
 
@@ -107,11 +107,15 @@ def write_text(events: Iterable[Event], style: TextStyle, tally: Tally, write: W
     post_order = style.post_order
     plain = not (style.full_path or style.sizes or style.colours)
     utf8 = style.utf8
+    full_path = style.full_path
     for node in events:
         if node is None:
             prefixes.pop()
             if post_order:
                 write(held_lines.pop())
+            continue
+        if isinstance(node, PlainRun):
+            write(_plain_run_lines(node, prefixes[-1], guides, utf8, full_path))
             continue
         if plain and node.target is None:
             label = escape_name(node.name, utf8) + node.note
@@ -134,6 +138,26 @@ def write_text(events: Iterable[Event], style: TextStyle, tally: Tally, write: W
         write(line)
     if style.report:
         write(b"\n" + report_line(tally.directories, tally.files, style.directories_only) + b"\n")
+
+
+def _plain_run_lines(
+    run: PlainRun, prefix: bytes, guides: Guides, utf8: bool, full_path: bool
+) -> bytes:
+    """The lines of a :class:`PlainRun`, built in one piece."""
+    names = [entry[0] for entry in run.entries]
+    if full_path:
+        dirprefix = run.dirpath if run.dirpath.endswith(b"/") else run.dirpath + b"/"
+        names = [dirprefix + name for name in names]
+    # One escaping check for the whole run: almost every run needs none.
+    if escape_name(b"/".join(names), utf8) != b"/".join(names):
+        names = [escape_name(name, utf8) for name in names]
+    lead = prefix + guides.branch
+    if not run.ends_directory:
+        return lead + (b"\n" + lead).join(names) + b"\n"
+    final = prefix + guides.last + names.pop() + b"\n"
+    if not names:
+        return final
+    return lead + (b"\n" + lead).join(names) + b"\n" + final
 
 
 _JSON_TYPES = (
@@ -166,6 +190,22 @@ def _json_object(node: Node, sizes: bool) -> bytes:
     return text
 
 
+def _expand_runs(events: Iterable[Event]) -> Iterator[Node | None]:
+    """The events with each :class:`PlainRun` replaced by one :class:`Node` per entry."""
+    for event in events:
+        if not isinstance(event, PlainRun):
+            yield event
+            continue
+        dirprefix = event.dirpath if event.dirpath.endswith(b"/") else event.dirpath + b"/"
+        last_index = len(event.entries) - 1
+        for index, (name, is_dir, is_symlink) in enumerate(event.entries):
+            is_last = event.ends_directory and index == last_index
+            yield Node(
+                name, dirprefix + name, event.depth, is_last, is_dir, is_symlink, None,
+                None, b"", False,
+            )  # fmt: skip
+
+
 def write_json(
     events: Iterable[Event], sizes: bool, report: bool, tally: Tally, write: Write
 ) -> None:
@@ -178,7 +218,7 @@ def write_json(
     write(b"[")
     # For each open directory: whether it is the last of its own directory.
     open_is_last: list[bool] = []
-    for node in events:
+    for node in _expand_runs(events):
         if node is None:
             indent = b"  " * len(open_is_last)
             is_last = open_is_last.pop()

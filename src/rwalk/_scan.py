@@ -151,23 +151,25 @@ def scan_typed_entries(top: AnyStr) -> list[TypedEntry[AnyStr]] | OSError:
     not a link, and a listing error is returned, never raised.
     """
     try:
-        scandir_it = os.scandir(top)
+        with os.scandir(top) as scandir_it:
+            dir_entries = list(scandir_it)
     except OSError as error:
         return error
+    try:
+        # The fast form: types come from d_type and cannot fail.
+        return [(entry.name, entry.is_dir(), entry.is_symlink()) for entry in dir_entries]
+    except OSError:
+        pass
+    # A type needed a stat() call and it failed: classify entry by entry.
     entries: list[TypedEntry[AnyStr]] = []
-    append = entries.append
-    with scandir_it:
+    for entry in dir_entries:
         try:
-            for entry in scandir_it:
-                try:
-                    is_dir = entry.is_dir()
-                except OSError:
-                    is_dir = False
-                try:
-                    is_symlink = entry.is_symlink()
-                except OSError:
-                    is_symlink = False
-                append((entry.name, is_dir, is_symlink))
-        except OSError as error:
-            return error
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        try:
+            is_symlink = entry.is_symlink()
+        except OSError:
+            is_symlink = False
+        entries.append((entry.name, is_dir, is_symlink))
     return entries
