@@ -150,9 +150,10 @@ _HUMAN_UNITS = "BKMGTPEZY"
 def format_size(size: int, human: bool) -> bytes:
     """The size column of ``-s`` (``[       4096]``) or ``-h`` (``[4.0K]``), as tree.
 
-    ``-h`` is tree's ``psize``: powers of 1024, one decimal below 9.95 of a unit and
-    none from there, the number rounded to nearest (tree's man page notes it does not
-    round up as ``ls`` does).
+    ``-h`` is tree's ``psize``: powers of 1024, one decimal below 10 of a unit and none
+    from there, the number rounded to nearest (tree's man page notes it does not round
+    up as ``ls`` does), so 10,189 bytes (9.95 K) print as ``10.0K``, wider than the
+    column, exactly as tree 2.1.0 prints them.
     """
     if not human:
         return b"[%11d]" % size
@@ -164,7 +165,7 @@ def format_size(size: int, human: bool) -> bytes:
         unit += 1
         size //= 1024
     value = size / 1024
-    number = f"{value:3.0f}" if value >= 9.95 else f"{value:3.1f}"
+    number = f"{value:3.0f}" if value >= 10 else f"{value:3.1f}"
     return f"[{number}{_HUMAN_UNITS[unit]}]".encode("ascii")
 
 
