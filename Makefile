@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install run test check pytest test-pythons bench-walk bench docs clean
+.PHONY: install run test check pytest test-pythons bench-walk bench-cli bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-pythons:
 ## bench-walk: rwalk.walk against os.walk on the wide, deep and realistic trees
 bench-walk: $(STAMP)
 	$(BIN)/python benchmarks/walk_bench.py
+
+## bench-cli: the rwalk command against GNU tree (whole processes) and its startup
+bench-cli: $(STAMP)
+	$(BIN)/python benchmarks/cli_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-* build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis
