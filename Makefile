@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install run test check pytest test-pythons bench-walk bench docs clean
+.PHONY: install run test check pytest test-pythons bench-walk bench-cli bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench: $(STAMP)
 	mkdir -p benchmarks/results
 	$(BIN)/python benchmarks/compare.py --json benchmarks/results/compare.json \
 		--chart benchmarks/results/compare.png $(ARGS)
+
+## bench-cli: the rwalk command against GNU tree (whole processes) and its startup
+bench-cli: $(STAMP)
+	$(BIN)/python benchmarks/cli_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-* build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

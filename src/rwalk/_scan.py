@@ -20,7 +20,13 @@ import os
 import posixpath
 from typing import AnyStr, TypeAlias
 
-__all__ = ("Listing", "scan_directory", "subdirectories_to_enter")
+__all__ = (
+    "Listing",
+    "TypedEntry",
+    "scan_directory",
+    "scan_typed_entries",
+    "subdirectories_to_enter",
+)
 
 
 Listing: TypeAlias = tuple[list[AnyStr], list[AnyStr], list[AnyStr]]
@@ -145,3 +151,48 @@ def _fast_join(top: AnyStr, name: AnyStr) -> AnyStr:
         elif name[0] != 47:  # b"/"[0]
             return top + name if top[-1] == 47 else top + (b"/" + name)
     return posixpath.join(top, name)
+
+
+TypedEntry: TypeAlias = tuple[AnyStr, bool, bool]
+"""``(name, is_dir, is_symlink)``: one entry with the types its scan already knows.
+
+``is_dir`` follows symbolic links, as ``os.walk`` classifies (a link to a directory is
+a directory); ``is_symlink`` says whether the entry itself is a link.
+"""
+
+
+def scan_typed_entries(top: AnyStr) -> list[TypedEntry[AnyStr]] | OSError:
+    """List ``top`` once; give each entry's name and the two types a tree listing needs.
+
+    The ``rwalk`` command lists with this instead of ``walk``, because it must tell
+    symbolic links from other entries: ``walk`` keeps only names, and asking again with
+    ``os.lstat`` per file took 0.41 s on the 100k-entry benchmark tree against 0.12 s
+    for a walk over this scan (``docs/design-cli.md``).
+    The types come from the directory read itself (``d_type``), so no entry is
+    stat'ed except those the file system reports without a type.  Errors follow
+    :func:`scan_directory`: an entry whose type cannot be read is not a directory and
+    not a link, and a listing error is returned, never raised.
+    """
+    try:
+        with os.scandir(top) as scandir_it:
+            dir_entries = list(scandir_it)
+    except OSError as error:
+        return error
+    try:
+        # The fast form: types come from d_type and cannot fail.
+        return [(entry.name, entry.is_dir(), entry.is_symlink()) for entry in dir_entries]
+    except OSError:
+        pass
+    # A type needed a stat() call and it failed: classify entry by entry.
+    entries: list[TypedEntry[AnyStr]] = []
+    for entry in dir_entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        try:
+            is_symlink = entry.is_symlink()
+        except OSError:
+            is_symlink = False
+        entries.append((entry.name, is_dir, is_symlink))
+    return entries
