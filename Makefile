@@ -40,9 +40,11 @@ test-pythons:
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
 
-## bench-walk: rwalk.walk against os.walk on the wide, deep and realistic trees
+## bench-walk: rwalk.walk against os.walk on the wide, deep and realistic trees, with
+## Python 3.13 (whose os.walk is the reference) when pyenv has it, else the venv's Python
+PYTHON313 := $(lastword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13.*/bin/python))
 bench-walk: $(STAMP)
-	$(BIN)/python benchmarks/walk_bench.py
+	PYTHONPATH=src $(or $(PYTHON313),$(BIN)/python) benchmarks/walk_bench.py $(ARGS)
 
 ## bench: the full comparison (rwalk against the stdlib, find, fd, tree); writes
 ## benchmarks/results/compare.json and, with matplotlib, compare.png

@@ -59,10 +59,16 @@ _OWN_BASETEMP = pytest.StashKey[str]()
 
 
 def _remove_tree(path: str) -> None:
-    """Remove ``path`` even where tests left directories without permissions."""
+    """Remove ``path`` even where tests left directories without permissions.
+
+    Permissions are restored only inside ``path``: never on its parent (``/tmp``).
+    """
+    root = os.path.abspath(path)
 
     def make_writable_and_retry(function: Any, failed: str, _: object) -> None:
-        os.chmod(os.path.dirname(failed), 0o700)
+        parent = os.path.dirname(os.path.abspath(failed))
+        if parent.startswith(root):
+            os.chmod(parent, 0o700)
         if os.path.isdir(failed) and not os.path.islink(failed):
             os.chmod(failed, 0o700)
         function(failed)

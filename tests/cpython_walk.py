@@ -5,19 +5,25 @@ The body of :func:`make_walk`'s inner ``walk`` is ``Lib/os.py`` of CPython v3.13
 
 - the file system is reached through the ``os_module`` argument, so that the same code
   runs against the real ``os`` module or a pyfakefs ``FakeOsModule``;
-- ``sys.audit`` and the branch for pathlib's private ``_walk_symlinks_as_files``
-  sentinel are left out (neither is reachable through the public signature).
+- ``sys.audit`` is left out;
+- pathlib's private ``os._walk_symlinks_as_files`` marker is read from the real ``os``
+  module (it exists from 3.13 on), and ``DirEntry.is_junction`` (3.12+) is treated as
+  ``False`` where it is missing.
 
 Under Python 3.10 and 3.11 ``os.walk`` is still the recursive version, and under
 pyfakefs ``os.walk`` is pyfakefs's own; this copy is the 3.13 behaviour everywhere.
-``test_cpython_reference_matches_this_pythons_os_walk`` checks the copy against the
-running interpreter's ``os.walk`` on 3.12+.
+The property tests in ``test_walk_properties.py`` compare rwalk with this copy *and*
+with the running interpreter's ``os.walk``, so the copy is itself checked on every
+example.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
+
+_walk_symlinks_as_files = getattr(os, "_walk_symlinks_as_files", object())
 
 
 def make_walk(os_module: Any) -> Callable[..., Iterator[tuple[Any, list[Any], list[Any]]]]:
@@ -68,7 +74,11 @@ def make_walk(os_module: Any) -> Callable[..., Iterator[tuple[Any, list[Any], li
                         break
 
                     try:
-                        is_dir = entry.is_dir()
+                        if followlinks is _walk_symlinks_as_files:
+                            is_junction = getattr(entry, "is_junction", lambda: False)
+                            is_dir = entry.is_dir(follow_symlinks=False) and not is_junction()
+                        else:
+                            is_dir = entry.is_dir()
                     except OSError:
                         # If is_dir() raises an OSError, consider the entry not to
                         # be a directory, same behaviour as os.path.isdir().

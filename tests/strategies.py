@@ -54,6 +54,9 @@ class TreeSpec:
     files: tuple[Path, ...] = ()
     fifos: tuple[Path, ...] = ()
     links: tuple[Link, ...] = field(default=())
+    # Directories without read permission: built in pyfakefs only, where the walk runs
+    # as a normal user (on disk, the tests run as root, which reads everything).
+    unreadable: tuple[Path, ...] = ()
 
     @property
     def links_to_directories(self) -> int:
@@ -160,7 +163,14 @@ def trees(
         directory_links += to_directory
         links.append(Link((*parent, fresh_name(parent)), kind, target))
 
-    return TreeSpec(tuple(directories), tuple(files), tuple(fifo_paths), tuple(links))
+    unreadable = (
+        draw(st.lists(st.sampled_from(directories), unique=True, max_size=2))
+        if (directories)
+        else []
+    )
+    return TreeSpec(
+        tuple(directories), tuple(files), tuple(fifo_paths), tuple(links), tuple(unreadable)
+    )
 
 
 def _on(root: str, path: Path) -> str:
@@ -189,6 +199,10 @@ def build_in_fake_fs(filesystem: Any, root: str, spec: TreeSpec) -> None:
         filesystem.create_file(_on(root, file))
     for link in spec.links:
         filesystem.create_symlink(_on(root, link.path), link.target)
+    for directory in spec.unreadable:
+        # Search but no read permission.  (pyfakefs, unlike Linux, also stops
+        # reporting a mode-000 directory as a directory in its parent's listing.)
+        filesystem.chmod(_on(root, directory), 0o333)
 
 
 # -- Running a walk the same way for every implementation ------------------------------
@@ -205,17 +219,25 @@ class WalkResult:
     errors: list[ErrorRecord]
 
 
-def pruner(seed: int, probability: float = 0.3) -> Callable[[Any, list[Any]], None]:
-    """A deterministic pruning policy: shuffles ``dirnames`` and drops some in place.
+def pruner(seed: int, probability: float = 0.3) -> Callable[[Any, list[Any], list[Any]], None]:
+    """A deterministic editing policy: shuffles ``dirnames``, drops some, adds some.
 
-    The decision depends only on ``seed`` and the directory's path, so two walkers
-    that yield the same directories receive exactly the same edits.
+    Added names are a file of the same directory (entering it fails with
+    ``NotADirectoryError``) or a name that does not exist (``FileNotFoundError``), so
+    that ``onerror`` is exercised.  The decisions depend only on ``seed`` and the
+    directory's path, so two walkers that yield the same directories receive exactly the
+    same edits.
     """
 
-    def prune(dirpath: Any, dirnames: list[Any]) -> None:
+    def prune(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:
         rng = random.Random(f"{seed}:{os.fsencode(dirpath)!r}")
         rng.shuffle(dirnames)
         dirnames[:] = [name for name in dirnames if rng.random() >= probability]
+        if rng.random() < 2 * probability:
+            missing = "missing" if isinstance(dirpath, str) else b"missing"
+            dirnames.insert(rng.randrange(len(dirnames) + 1), missing)
+        if filenames and rng.random() < 2 * probability:
+            dirnames.insert(rng.randrange(len(dirnames) + 1), rng.choice(filenames))
 
     return prune
 
@@ -232,7 +254,7 @@ def record_walk(
     errors: list[ErrorRecord],
     *,
     top: Any,
-    prune: Callable[[Any, list[Any]], None] | None = None,
+    prune: Callable[[Any, list[Any], list[Any]], None] | None = None,
     max_depth: int | None = None,
 ) -> WalkResult:
     """Consume a walk, recording each tuple as yielded, then applying the edits.
@@ -246,7 +268,7 @@ def record_walk(
     for dirpath, dirnames, filenames in walk_tuples:
         tuples.append((dirpath, list(dirnames), list(filenames)))
         if prune is not None:
-            prune(dirpath, dirnames)
+            prune(dirpath, dirnames, filenames)
         if max_depth is not None and depth_below(top, dirpath) >= max_depth:
             dirnames.clear()
     return WalkResult(tuples, errors)

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,13 @@ def open_descriptors() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
 
-def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_python(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (for limits that can't be undone in-process)."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -186,9 +187,20 @@ def test_broken_links_and_links_to_or_through_files_are_files(tree: Path) -> Non
 
 
 def test_a_fifo_is_a_file_and_is_never_opened(tree: Path) -> None:
-    # Opening a FIFO for reading would block this test forever: the walk must classify
-    # it from its directory entry alone.
-    assert "fifo" in as_sets(rwalk.walk(str(tree)))[str(tree)][1]
+    # Opening a FIFO for reading blocks until a writer comes: a walk that opened it would
+    # hang, so the walk runs in a child with a deadline, which turns a hang into a failure.
+    for topdown in ("True", "False"):
+        result = run_python(
+            f"""
+            import sys, rwalk
+            for dirpath, dirnames, filenames in rwalk.walk(sys.argv[1], topdown={topdown}):
+                if dirpath == sys.argv[1]:
+                    print(sorted(filenames))
+            """,
+            str(tree),
+            timeout=30,
+        )
+        assert result.stdout.strip() == "['fifo', 'file0']", result.stderr
 
 
 @pytest.mark.parametrize("kind", ["missing", "file", "fifo", "broken link"])
@@ -238,14 +250,6 @@ def test_top_down_enters_a_name_the_caller_added(tree: Path) -> None:
         if dirpath == str(tree):
             dirnames[:] = ["sub1/sub11"]
     assert dirpaths == [str(tree), f"{tree}/sub1/sub11"]
-
-
-def test_bottom_up_edits_have_no_effect(tree: Path) -> None:
-    walked = []
-    for dirpath, dirnames, _ in rwalk.walk(str(tree), topdown=False):
-        walked.append(dirpath)
-        dirnames.clear()
-    assert set(walked) == set(as_sets(rwalk.walk(str(tree))))
 
 
 def test_directory_replaced_by_a_link_after_its_parent_was_yielded_is_not_entered(
@@ -375,15 +379,28 @@ def test_unreadable_directory_is_reported_when_not_root() -> None:
         for directory in (temporary, top, top / "open"):
             os.chmod(directory, 0o755)
         os.chmod(top / "locked", 0o000)
+        unreachable = [
+            parent for parent in Path(temporary).parents if not os.stat(parent).st_mode & 0o001
+        ]
+        if unreachable:
+            pytest.skip(f"an unprivileged user cannot reach {temporary} ({unreachable[0]})")
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # 3.12+ warns that fork() in a process with threads may deadlock the child;
+            # the child here only walks and writes to a pipe.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through the pipe
             try:
                 os.close(read_end)
                 if os.getuid() == 0:
-                    os.setgroups([])
-                    os.setgid(65534)
-                    os.setuid(65534)
+                    try:
+                        os.setgroups([])
+                        os.setgid(65534)
+                        os.setuid(65534)
+                    except OSError as error:
+                        os.write(write_end, f"SKIP cannot drop privileges: {error}".encode())
+                        raise
                 errors, onerror = error_recorder()
                 dirpaths = [dirpath for dirpath, _, _ in rwalk.walk(str(top), onerror=onerror)]
                 os.write(write_end, repr((dirpaths, errors)).encode())
@@ -394,6 +411,8 @@ def test_unreadable_directory_is_reported_when_not_root() -> None:
             report = pipe.read().decode()
         os.waitpid(pid, 0)
         os.chmod(top / "locked", 0o755)
+    if report.startswith("SKIP "):
+        pytest.skip(report[5:])
     assert report, "the unprivileged child reported nothing"
     dirpaths, errors = ast.literal_eval(report)
     assert errors == [("PermissionError", errno.EACCES, f"{top}/locked")]
@@ -472,20 +491,37 @@ def test_onerror_must_be_callable_and_top_a_path_checked_at_call_time() -> None:
         rwalk.walk(3)  # type: ignore[type-var]
 
 
-def test_walk_raises_an_audit_event() -> None:
+def test_walk_raises_an_audit_event_with_the_arguments_as_given() -> None:
     result = run_python(
         """
-        import sys, rwalk
+        import pathlib, sys, rwalk
         events = []
         def hook(event, args):
             if event == "rwalk.walk":
                 events.append((event, args))
         sys.addaudithook(hook)
-        rwalk.walk(".", False, None, True)
+        rwalk.walk(pathlib.PurePosixPath("."), False, None, True)
         print(events)
         """
     )
-    assert result.stdout.strip() == "[('rwalk.walk', ('.', False, None, True))]"
+    assert result.stdout.strip() == ("[('rwalk.walk', (PurePosixPath('.'), False, None, True))]"), (
+        result.stderr
+    )
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "_walk_symlinks_as_files"), reason="a private marker of CPython 3.13+"
+)
+@pytest.mark.parametrize("topdown", [True, False])
+def test_pathlibs_symlinks_as_files_marker_is_honoured_as_os_walk_does(
+    tree: Path, topdown: bool
+) -> None:
+    # 3.13's pathlib.Path.walk passes this marker as followlinks: links (to directories
+    # too) are files, and are not entered.  A drop-in must not read it as "true".
+    marker = os._walk_symlinks_as_files  # type: ignore[attr-defined]
+    ours = list(rwalk.walk(str(tree), topdown=topdown, followlinks=marker))
+    assert ours == list(os.walk(str(tree), topdown=topdown, followlinks=marker))
+    assert "link_to_outside" in as_sets(iter(ours))[f"{tree}/sub2"][1]
 
 
 # -- Depth, descriptors and resources --------------------------------------------------
@@ -506,7 +542,8 @@ def test_the_deepest_chain_linux_allows_walks_under_a_recursion_limit_of_50(
     top = tmp_path / "c"  # short, so that 2,000 levels stay under PATH_MAX
     top.mkdir()
     levels = (4096 - len(os.fsencode(top)) - 2) // 2
-    assert levels >= 1900
+    if levels < 1900:
+        pytest.skip(f"the temporary directory's path is too long for a 2,000-level chain: {top}")
     deepest = build_chain(top, levels)
     result = run_python(
         """

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterator
 from typing import AnyStr, TypeAlias
+
+# CPython 3.13's private "followlinks" marker (absent before 3.13: then nothing is it).
+_WALK_SYMLINKS_AS_FILES: object = getattr(os, "_walk_symlinks_as_files", object())
 
 __all__ = (
     "Listing",
@@ -52,6 +56,8 @@ def scan_directory(top: AnyStr, bottom_up: bool, followlinks: bool) -> Listing[A
     :param bottom_up: also compute ``enter_paths`` (bottom-up walks decide
         which subdirectories to enter while the entries' cached types are at hand).
     :param followlinks: whether symbolic links to directories are entered (bottom-up).
+        CPython's private marker ``os._walk_symlinks_as_files`` (passed by 3.13's
+        ``pathlib.Path.walk``) classifies links to directories, and junctions, as files.
     :returns: the :data:`Listing`, or the ``OSError`` raised by ``os.scandir`` or by
         reading the directory part-way through.  In the error case the directory
         produces no tuple at all, as in ``os.walk``.
@@ -68,6 +74,9 @@ def scan_directory(top: AnyStr, bottom_up: bool, followlinks: bool) -> Listing[A
     # warm walk's time.
     add_directory = dirnames.append
     add_file = filenames.append
+    if followlinks is _WALK_SYMLINKS_AS_FILES:
+        with scandir_it:
+            return _scan_symlinks_as_files(scandir_it, bottom_up)
     with scandir_it:
         # One try around the whole loop: the only call in it that can raise OSError
         # outside the inner handlers is next() on the iterator (a directory that
@@ -113,6 +122,40 @@ def scan_directory(top: AnyStr, bottom_up: bool, followlinks: bool) -> Listing[A
     return dirnames, filenames, enter_paths
 
 
+def _scan_symlinks_as_files(
+    scandir_it: Iterator[os.DirEntry[AnyStr]], bottom_up: bool
+) -> Listing[AnyStr] | OSError:
+    """The scan for ``os._walk_symlinks_as_files``: only real directories are dirnames.
+
+    As CPython 3.13's ``os.walk``: a link (to anything) and a junction are files, and
+    every directory is entered.
+    """
+    dirnames: list[AnyStr] = []
+    filenames: list[AnyStr] = []
+    enter_paths: list[AnyStr] = []
+    try:
+        for entry in scandir_it:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False) and not _is_junction(entry)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                dirnames.append(entry.name)
+                if bottom_up:
+                    enter_paths.append(entry.path)
+            else:
+                filenames.append(entry.name)
+    except OSError as error:
+        return error
+    return dirnames, filenames, enter_paths
+
+
+def _is_junction(entry: os.DirEntry[AnyStr]) -> bool:
+    # DirEntry.is_junction() exists from 3.12 (and is always False off Windows).
+    is_junction = getattr(entry, "is_junction", None)
+    return bool(is_junction()) if is_junction is not None else False
+
+
 def subdirectories_to_enter(top: AnyStr, dirnames: list[AnyStr], followlinks: bool) -> list[AnyStr]:
     """The paths a top-down walk descends into, read right after ``top`` was yielded.
 
@@ -124,14 +167,15 @@ def subdirectories_to_enter(top: AnyStr, dirnames: list[AnyStr], followlinks: bo
     is entered, which is when CPython 3.13's ``os.walk`` checks them.
     """
     join = _fast_join if os.path is posixpath else os.path.join
-    if followlinks:
-        return [join(top, name) for name in dirnames]
     islink = os.path.islink
+    # Last name first, as CPython 3.13 does: with several bad names in dirnames, the
+    # same one raises first.
     paths = []
-    for name in dirnames:
+    for name in reversed(dirnames):
         path = join(top, name)
-        if not islink(path):
+        if followlinks or not islink(path):
             paths.append(path)
+    paths.reverse()
     return paths
 
 
