@@ -36,8 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
@@ -691,32 +690,18 @@ def _run_forked_as_nobody(args: list[str], cwd: Path) -> tuple[int, bytes, bytes
     return os.waitstatus_to_exitcode(wait_status), stdout, stderr
 
 
-@pytest.fixture
-def world_readable_tmp() -> Iterator[Path]:
-    """A directory nobody can reach (pytest's tmp_path is under a mode-700 parent)."""
-    path = Path(tempfile.mkdtemp(prefix="rwalk-cli-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        for child in path.rglob("*"):
-            if child.is_dir() and not child.is_symlink():
-                child.chmod(0o755)
-        shutil.rmtree(path)
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_unreadable_directory_is_marked_and_exits_2(world_readable_tmp: Path) -> None:
-    root = world_readable_tmp / "t"
+def test_unreadable_directory_is_marked_and_exits_2(world_reachable_tmp: Path) -> None:
+    root = world_reachable_tmp / "t"
     (root / "secret").mkdir(parents=True)
     (root / "secret" / "hidden-content").write_bytes(b"")
     (root / "zz").write_bytes(b"")
     (root / "secret").chmod(0o000)
     args = ["-n", "t"]
     if os.geteuid() == 0:
-        status, stdout, stderr = _run_forked_as_nobody(args, world_readable_tmp)
+        status, stdout, stderr = _run_forked_as_nobody(args, world_reachable_tmp)
     else:
-        result = run_rwalk(args, world_readable_tmp)
+        result = run_rwalk(args, world_reachable_tmp)
         status, stdout, stderr = result.returncode, result.stdout, result.stderr
     assert stdout.decode() == (
         "t\n├── secret  [error opening dir]\n└── zz\n\n2 directories, 1 file\n"
@@ -729,18 +714,18 @@ def test_unreadable_directory_is_marked_and_exits_2(world_readable_tmp: Path) ->
     TREE is None or os.geteuid() != 0 or shutil.which("setpriv") is None,
     reason="needs GNU tree, root and setpriv to compare as an unprivileged user",
 )
-def test_unreadable_directory_as_gnu_tree(world_readable_tmp: Path) -> None:
-    build_project(world_readable_tmp)
-    (world_readable_tmp / "project" / "docs").chmod(0o000)
+def test_unreadable_directory_as_gnu_tree(world_reachable_tmp: Path) -> None:
+    build_project(world_reachable_tmp)
+    (world_reachable_tmp / "project" / "docs").chmod(0o000)
     assert TREE is not None
     theirs = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TREE, "-a", "project"],
-        cwd=world_readable_tmp,
+        cwd=world_reachable_tmp,
         env={**os.environ, **UTF8_ENV},
         capture_output=True,
         check=False,
     )
-    status, ours, _ = _run_forked_as_nobody(["-a", "-n", "project"], world_readable_tmp)
+    status, ours, _ = _run_forked_as_nobody(["-a", "-n", "project"], world_reachable_tmp)
     if b"\xe2\x94" not in ours:  # the forked child inherited a non-UTF-8 locale
         pytest.skip("the test process's locale is not UTF-8")
     assert b"docs  [error opening dir]" in ours
