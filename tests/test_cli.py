@@ -872,3 +872,32 @@ def test_python_dash_m_and_the_console_script_agree(project: Path) -> None:
         check=True,
     )
     assert by_script.stdout == run_rwalk(["project"], project.parent).stdout
+
+
+# Imported only by the options or names that need them (docs/design.md, "Startup"):
+# pydantic would add about 110 ms to every run (typer 0.29 imports it for any option
+# that is not a plain flag), the others a few ms each.
+STARTUP_ONLY_WHEN_NEEDED = ("pydantic", "rich", "json", "asyncio", "unicodedata", "rwalk._patterns")
+
+
+def test_a_listing_with_valued_options_imports_nothing_it_does_not_need(project: Path) -> None:
+    script = (
+        "import sys\n"
+        "from rwalk import cli\n"
+        "sys.argv = ['rwalk', '-L', '2', '--sort', 'size', '--charset', 'utf-8', 'project']\n"
+        "try:\n"
+        "    cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"loaded = [name for name in {STARTUP_ONLY_WHEN_NEEDED!r} if name in sys.modules]\n"
+        "sys.stderr.write(repr(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project.parent,
+        env={**os.environ, **UTF8_ENV},
+        capture_output=True,
+        check=True,
+    )
+    assert result.stdout.startswith(b"project\n")
+    assert result.stderr == b"[]"

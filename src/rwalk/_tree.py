@@ -97,7 +97,7 @@ class PlainRun(NamedTuple):
     Files and directories that are not entered, none a symbolic link, when no option
     asks for ``lstat`` data.  Most entries of most trees are such runs, and handing
     them over as one event (not one :class:`Node` each) is what keeps the listing
-    faster than tree (``docs/design-cli.md``).
+    faster than tree (``docs/design.md``).
     """
 
     dirpath: bytes
