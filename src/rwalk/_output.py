@@ -21,9 +21,44 @@ from ._render import (
 )
 from ._tree import Event, Node, PlainRun, Tally
 
-__all__ = ("TextStyle", "write_json", "write_text")
+__all__ = ("BatchedWriter", "TextStyle", "write_json", "write_text")
 
 Write = Callable[[bytes], object]
+
+
+class BatchedWriter:
+    """Gathers the formatters' pieces and passes them on in blocks of ``block_size`` bytes.
+
+    The formatters write one piece per run of entries, tens of thousands on a big tree.
+    Passed straight to ``sys.stdout.buffer``, each is a system call whenever Python's
+    own buffering is off (``python -u``, ``PYTHONUNBUFFERED``): to a pipe that was
+    22,224 writes and 30 % of the time on the 100k-entry benchmark tree
+    (``docs/design.md``).  Output still streams: a block leaves as soon as it is full,
+    and :meth:`flush` sends the rest.
+    """
+
+    __slots__ = ("_block_size", "_pieces", "_size", "_write")
+
+    def __init__(self, write: Write, block_size: int) -> None:
+        self._write = write
+        self._block_size = block_size
+        self._pieces: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        """Add ``data``; pass everything gathered on once a block is full."""
+        self._pieces.append(data)
+        self._size += len(data)
+        if self._size >= self._block_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Pass on whatever was gathered (nothing happens if nothing was)."""
+        if self._pieces:
+            data = b"".join(self._pieces)
+            self._pieces.clear()
+            self._size = 0
+            self._write(data)
 
 
 @dataclass(frozen=True)

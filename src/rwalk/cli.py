@@ -19,13 +19,13 @@ import locale
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, BinaryIO, Optional
 
 import typer
 
 import rwalk
 
-from ._output import TextStyle, write_json, write_text
+from ._output import BatchedWriter, TextStyle, write_json, write_text
 from ._render import ASCII_GUIDES, UNICODE_GUIDES, ColourScheme
 from ._tree import (
     Lister,
@@ -43,6 +43,8 @@ __all__ = ("app", "main")
 EXIT_TROUBLE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+# Output to a pipe or a file leaves in blocks of this size (a Linux pipe holds 64 KiB).
+OUTPUT_BLOCK_SIZE = 64 * 1024
 
 app = typer.Typer(
     add_completion=False,
@@ -190,8 +192,9 @@ def list_tree(
             raise typer.BadParameter(str(error), param_hint="-P/-I") from None
 
     stdout = sys.stdout.buffer
+    on_terminal = stdout.isatty()
     colours = None
-    if not json_output and colour_wanted(colour_on, colour_off, stdout.isatty()):
+    if not json_output and colour_wanted(colour_on, colour_off, on_terminal):
         colours = ColourScheme.from_ls_colors(os.environ.get("LS_COLORS"))
     show_sizes = "human" if human else "bytes" if sizes else None
     options = ListingOptions(
@@ -216,9 +219,14 @@ def list_tree(
 
     tally = Tally()
     events = tree_events(roots, lister_for, options, tally)
+    # On a terminal every piece (a run of lines) shows at once; elsewhere in blocks.
+    output = BatchedWriter(
+        _write_and_flush(stdout) if on_terminal else stdout.write,
+        1 if on_terminal else OUTPUT_BLOCK_SIZE,
+    )
     try:
         if json_output:
-            write_json(events, show_sizes is not None, not no_report, tally, stdout.write)
+            write_json(events, show_sizes is not None, not no_report, tally, output.write)
         else:
             style = TextStyle(
                 guides=UNICODE_GUIDES if box_guides else ASCII_GUIDES,
@@ -230,7 +238,8 @@ def list_tree(
                 directories_only=directories_only,
                 post_order=bottom_up,
             )
-            write_text(events, style, tally, stdout.write)
+            write_text(events, style, tally, output.write)
+        output.flush()
         stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
@@ -242,6 +251,14 @@ def list_tree(
             reason = listing_error.strerror or str(listing_error)
             sys.stderr.write(f"rwalk: {os.fsdecode(path)}: {reason}\n")
         raise typer.Exit(EXIT_TROUBLE)
+
+
+def _write_and_flush(stream: BinaryIO) -> Callable[[bytes], object]:
+    def write(data: bytes) -> None:
+        stream.write(data)
+        stream.flush()
+
+    return write
 
 
 def _silence_stdout() -> None:
