@@ -44,6 +44,7 @@ from typer.testing import CliRunner
 
 import rwalk
 from rwalk import cli
+from rwalk._render import format_size
 from rwalk._tree import (
     ListingOptions,
     PlainRun,
@@ -901,3 +902,124 @@ def test_a_listing_with_valued_options_imports_nothing_it_does_not_need(project:
     )
     assert result.stdout.startswith(b"project\n")
     assert result.stderr == b"[]"
+
+
+# ---------------------------------------------------------------- --du
+
+
+def _own(path: Path) -> int:
+    return os.lstat(path).st_size
+
+
+def test_du_shows_each_directory_as_its_own_size_plus_its_listed_contents(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = project / "src"
+    # big.py 5,000 bytes; __init__.py and mod.py empty; the link "up -> .." is 2 bytes
+    # (its target's length) and is not followed.
+    pkg_total = _own(src / "pkg") + 0 + 0 + 2
+    src_total = _own(src) + 5000 + pkg_total
+    status, output = run_in_process(["--du", "project/src"], monkeypatch)
+    assert output == picture(
+        f"[{src_total:11d}]  project/src\n"
+        "├── [       5000]  big.py\n"
+        f"└── [{pkg_total:11d}]  pkg\n"
+        "    ├── [          0]  __init__.py\n"
+        "    ├── [          0]  mod.py\n"
+        "    └── [          2]  up -> ..\n"
+        "\n"
+        f" {src_total:11d} bytes used in 3 directories, 3 files\n"
+    )
+    assert status == 0
+
+
+def test_du_sums_only_what_is_listed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without -a the hidden entries are not listed and not summed; at -L 1 the
+    # subdirectories are not entered, so each counts its own size only.
+    hidden_free = (
+        _own(project)
+        + 6  # README.md
+        + 0  # a b
+        + 7  # broken -> nowhere
+        + _own(project / "docs")
+        + _own(project / "empty")
+        + 3  # link-to-dir -> src
+        + 9  # link-to-file -> README.md
+        + _own(project / "src")
+    )
+    _, output = run_in_process(["--du", "-L", "1", "--noreport", "project"], monkeypatch)
+    assert output.startswith(f"[{hidden_free:11d}]  project\n".encode())
+    with_hidden = hidden_free + 0 + _own(project / ".hidden")  # .env, .hidden (not entered)
+    _, output = run_in_process(["--du", "-a", "-L", "1", "--noreport", "project"], monkeypatch)
+    assert output.startswith(f"[{with_hidden:11d}]  project\n".encode())
+
+
+def test_du_human_sizes_and_report(sized: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (sized / "big").write_bytes(b"x" * 5000)
+    # -P big lists only big (5,000 bytes, "4.9K"); the directory's own size depends on
+    # the file system, so its -h text comes from format_size (checked against tree in
+    # test_render.py).
+    shown = format_size(_own(sized) + 5000, human=True).decode()
+    _, output = run_in_process(["--du", "-h", "-P", "big", "sized"], monkeypatch)
+    assert output == picture(
+        f"{shown}  sized\n└── [4.9K]  big\n\n {shown[1:-1]} used in 1 directory, 1 file\n"
+    )
+
+
+def test_du_json_report_has_the_total(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs_total = _own(project / "docs") + 0
+    _, output = run_in_process(["--du", "-J", "project/docs"], monkeypatch)
+    assert output == (
+        b"[\n"
+        b'  {"type":"directory","name":"project/docs","size":%d,"contents":[\n'
+        b'    {"type":"file","name":"index.md","size":0}\n'
+        b"  ]}\n"
+        b",\n"
+        b'  {"type":"report","size":%d,"directories":1,"files":1}\n'
+        b"]\n"
+    ) % (docs_total, docs_total)
+
+
+DU_TREE_OPTIONS = [
+    ["--du"],
+    ["--du", "-a"],
+    ["--du", "-h"],
+    ["--du", "-d"],
+    ["--du", "-L", "1"],
+    ["--du", "-L", "2", "-a"],
+    ["--du", "-P", "*.py"],
+    ["--du", "-I", "src"],
+    ["--du", "-f", "--dirsfirst"],
+]
+_DU_REPORT = re.compile(rb"\n\n *(\S+)( bytes)? used in ([^\n]*)\n\Z")
+
+
+@needs_tree
+@pytest.mark.parametrize("options", DU_TREE_OPTIONS, ids=" ".join)
+def test_du_as_gnu_tree_except_the_total_used(options: list[str], project: Path) -> None:
+    ours = run_rwalk([*options, "project"], project.parent).stdout
+    theirs = run_tree([*options, "project"], project.parent).stdout
+    our_report, their_report = _DU_REPORT.search(ours), _DU_REPORT.search(theirs)
+    assert our_report is not None
+    assert their_report is not None
+    # Every line up to the report is tree's, byte for byte.
+    assert ours[: our_report.start()] == theirs[: their_report.start()]
+    # The report has tree's shape and counts; its total is the root's total, as
+    # `du -c` reports it (tree adds every listed line's size, counting each file once
+    # per directory above it: docs/cli.md).
+    assert our_report.group(2, 3) == their_report.group(2, 3)
+    root_size = ours.split(b"]", 1)[0].lstrip(b"[").strip()
+    assert our_report.group(1) == root_size
+
+
+def test_du_with_l_sums_followed_links_but_not_links_to_ancestors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg_total = _own(project / "src" / "pkg") + 0 + 0 + 2  # up -> .. is not followed
+    # link-to-dir -> src is followed: the link's own 3 bytes plus src's contents.
+    link_total = 3 + 5000 + pkg_total
+    _, output = run_in_process(["--du", "-l", "-L", "1", "--noreport", "project"], monkeypatch)
+    assert f"├── [{3:11d}]  link-to-dir -> src\n".encode() in output  # -L 1: not entered
+    _, output = run_in_process(["--du", "-l", "--noreport", "project"], monkeypatch)
+    assert f"├── [{link_total:11d}]  link-to-dir -> src\n".encode() in output
+    assert picture(f"│       └── [{2:11d}]  up -> ..  [recursive, not followed]\n") in output

@@ -150,6 +150,10 @@ def list_tree(
     sort: Annotated[SortOrder, typer.Option("--sort", help="Order of entries.")] = SortOrder.name,
     sizes: Annotated[bool, typer.Option("-s", help="Show sizes in bytes.")] = False,
     human: Annotated[bool, typer.Option("-h", help="Show sizes as 4.0K, 1.5M, ...")] = False,
+    disk_usage: Annotated[
+        bool,
+        typer.Option("--du", help="Show each directory's size as the total of its contents."),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("-J", help="Write JSON, in tree -J's shape.")
     ] = False,
@@ -196,7 +200,7 @@ def list_tree(
     colours = None
     if not json_output and colour_wanted(colour_on, colour_off, on_terminal):
         colours = ColourScheme.from_ls_colors(os.environ.get("LS_COLORS"))
-    show_sizes = "human" if human else "bytes" if sizes else None
+    show_sizes = "human" if human else "bytes" if sizes or disk_usage else None
     options = ListingOptions(
         show_hidden=all_entries,
         directories_only=directories_only,
@@ -207,6 +211,7 @@ def list_tree(
         dirs_first=dirs_first,
         sort=sort.value,
         want_stat=bool(show_sizes or colours or json_output),
+        disk_usage=disk_usage,
     )
     roots = [root_argument(path) for path in paths or ["."]]
     if use_async:
@@ -226,7 +231,14 @@ def list_tree(
     )
     try:
         if json_output:
-            write_json(events, show_sizes is not None, not no_report, tally, output.write)
+            write_json(
+                events,
+                show_sizes is not None,
+                not no_report,
+                tally,
+                output.write,
+                disk_usage=disk_usage,
+            )
         else:
             style = TextStyle(
                 guides=UNICODE_GUIDES if box_guides else ASCII_GUIDES,
@@ -237,6 +249,7 @@ def list_tree(
                 report=not no_report,
                 directories_only=directories_only,
                 post_order=bottom_up,
+                disk_usage=disk_usage,
             )
             write_text(events, style, tally, output.write)
         output.flush()
