@@ -226,7 +226,7 @@ def list_tree(
     events = tree_events(roots, lister_for, options, tally)
     # On a terminal every piece (a run of lines) shows at once; elsewhere in blocks.
     output = BatchedWriter(
-        _write_and_flush(stdout) if on_terminal else stdout.write,
+        _write_and_flush(stdout) if on_terminal else _write_all(stdout),
         1 if on_terminal else OUTPUT_BLOCK_SIZE,
     )
     try:
@@ -266,9 +266,29 @@ def list_tree(
         raise typer.Exit(EXIT_TROUBLE)
 
 
-def _write_and_flush(stream: BinaryIO) -> Callable[[bytes], object]:
+def _write_all(stream: BinaryIO) -> Callable[[bytes], object]:
+    """``stream.write`` that writes everything, also where ``stream`` is unbuffered.
+
+    With ``python -u`` or ``PYTHONUNBUFFERED``, ``sys.stdout.buffer`` is a raw file,
+    whose ``write`` may write only part of a block to a pipe (when a signal interrupts
+    it) and says so only in its return value.
+    """
+
     def write(data: bytes) -> None:
-        stream.write(data)
+        view = memoryview(data)
+        while view:
+            written = stream.write(view)
+            # None: a non-blocking stream took nothing this time; try again.
+            view = view[written or 0 :]
+
+    return write
+
+
+def _write_and_flush(stream: BinaryIO) -> Callable[[bytes], object]:
+    write_all = _write_all(stream)
+
+    def write(data: bytes) -> None:
+        write_all(data)
         stream.flush()
 
     return write
