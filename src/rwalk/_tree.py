@@ -19,10 +19,13 @@ import os
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from ._render import ERROR_OPENING_DIR, RECURSIVE_NOT_FOLLOWED
 from ._scan import TypedEntry, scan_typed_entries
+
+if TYPE_CHECKING:
+    from ._gitignore import IgnoreChain
 
 __all__ = (
     "LEAVE",
@@ -66,6 +69,8 @@ class ListingOptions:
     """Give each node its ``lstat`` result (sizes, colours, JSON types)."""
     disk_usage: bool = False
     """``--du``: give each node its :attr:`Node.total_size`."""
+    gitignore: bool = False
+    """``--gitignore``: leave out what the ``.gitignore`` files in the tree ignore."""
 
 
 class Node(NamedTuple):
@@ -290,8 +295,16 @@ def _mtime_of(result: os.stat_result | None) -> int:
     return int(result.st_mtime) if result is not None else 0
 
 
-def _keep(entries: list[TypedEntry[bytes]], options: ListingOptions) -> list[TypedEntry[bytes]]:
-    """The entries the listing shows, in directory order."""
+def _keep(
+    entries: list[TypedEntry[bytes]],
+    options: ListingOptions,
+    path: bytes,
+    ignore: IgnoreChain | None,
+) -> list[TypedEntry[bytes]]:
+    """The entries of directory ``path`` the listing shows, in directory order.
+
+    ``ignore`` is the ``.gitignore`` chain of ``path`` (``--gitignore``), else ``None``.
+    """
     if not options.show_hidden:
         entries = [entry for entry in entries if entry[0][:1] != b"."]
     if options.directories_only:
@@ -308,13 +321,30 @@ def _keep(entries: list[TypedEntry[bytes]], options: ListingOptions) -> list[Typ
             for entry in entries
             if (entry[1] and (follow or not entry[2])) or include(entry[0])
         ]
+    if ignore is not None:
+        dirprefix = path if path.endswith(b"/") else path + b"/"
+        # To git a symbolic link is never a directory.
+        entries = [
+            entry
+            for entry in entries
+            if not ignore.ignores(dirprefix + entry[0], entry[1] and not entry[2])
+        ]
     return entries
 
 
 class _OpenDirectory:
     """A directory whose entries are being emitted, on the stack of open directories."""
 
-    __slots__ = ("depth", "entries", "identities", "identity", "next_index", "path", "totals")
+    __slots__ = (
+        "depth",
+        "entries",
+        "identities",
+        "identity",
+        "ignore",
+        "next_index",
+        "path",
+        "totals",
+    )
 
     def __init__(
         self,
@@ -322,7 +352,9 @@ class _OpenDirectory:
         depth: int,
         prepared: _Prepared,
         identity: tuple[int, int] | None,
+        ignore: IgnoreChain | None,
     ) -> None:
+        self.ignore = ignore
         self.path = path
         self.depth = depth
         self.entries, self.identities, self.totals = prepared
@@ -384,8 +416,19 @@ def _root_events(
     identity = _identity(root_stat) if options.follow_links else None
     # The (device, inode) of every directory from the root to the one being listed.
     ancestors = {identity} if identity is not None else set()
+    root_ignore = None
+    if options.gitignore:
+        from ._gitignore import IgnoreChain
+
+        root_ignore = IgnoreChain().enter(root)
     prepared = _prepare(
-        root, 1, listing=listing, lister=lister, options=options, ancestors=ancestors
+        root,
+        1,
+        listing=listing,
+        lister=lister,
+        options=options,
+        ancestors=ancestors,
+        ignore=root_ignore,
     )
     root_total = None
     if options.disk_usage:
@@ -397,7 +440,7 @@ def _root_events(
     )  # fmt: skip
     if not prepared[0]:
         return
-    stack = [_OpenDirectory(root, 1, prepared, identity)]
+    stack = [_OpenDirectory(root, 1, prepared, identity, root_ignore)]
     max_depth = options.max_depth
     follow = options.follow_links
     want_stat = options.want_stat
@@ -461,6 +504,7 @@ def _root_events(
                 continue
             if child_identity is not None:
                 ancestors.add(child_identity)
+            child_ignore = directory.ignore.enter(path) if directory.ignore is not None else None
             prepared = _prepare(
                 path,
                 depth + 1,
@@ -468,6 +512,7 @@ def _root_events(
                 lister=lister,
                 options=options,
                 ancestors=ancestors,
+                ignore=child_ignore,
             )
             yield Node(
                 name, path, depth, index == count, is_dir, is_symlink, target,
@@ -475,7 +520,9 @@ def _root_events(
             )  # fmt: skip
             if prepared[0]:
                 directory.next_index = index
-                stack.append(_OpenDirectory(path, depth + 1, prepared, child_identity))
+                stack.append(
+                    _OpenDirectory(path, depth + 1, prepared, child_identity, child_ignore)
+                )
                 descended = True
                 break
             if child_identity is not None:
@@ -495,13 +542,18 @@ def _prepare(
     lister: Lister,
     options: ListingOptions,
     ancestors: set[_Identity],
+    ignore: IgnoreChain | None,
 ) -> _Prepared:
     """Filter and sort a fresh listing; tell the lister which subdirectories come next."""
-    entries = _keep(listing, options)
+    entries = _keep(listing, options, path, ignore)
     if options.sort != "none" or options.dirs_first:
         _sort_entries(entries, path, options)
     identities: dict[bytes, _Identity | None] = {}
-    totals = _total_sizes(path, depth, entries, options, ancestors) if options.disk_usage else {}
+    totals = (
+        _total_sizes(path, depth, entries, options=options, ancestors=ancestors, ignore=ignore)
+        if options.disk_usage
+        else {}
+    )
     if depth == options.max_depth:
         lister.will_enter(path, [])
         return entries, identities, totals
@@ -527,8 +579,10 @@ def _total_sizes(
     path: bytes,
     depth: int,
     entries: list[TypedEntry[bytes]],
+    *,
     options: ListingOptions,
     ancestors: set[_Identity],
+    ignore: IgnoreChain | None,
 ) -> dict[bytes, int]:
     """``--du``: the total size of each of ``path``'s listed ``entries`` (at ``depth``).
 
@@ -548,19 +602,25 @@ def _total_sizes(
         own = _lstat_or_none(child)
         total = own.st_size if own is not None else 0
         if is_dir and (follow or not is_symlink) and depth != max_depth:
-            total += _contents_size(child, depth + 1, options, ancestors)
+            child_ignore = ignore.enter(child) if ignore is not None else None
+            total += _contents_size(child, depth + 1, options, ancestors, child_ignore)
         totals[name] = total
     return totals
 
 
 def _contents_size(
-    path: bytes, depth: int, options: ListingOptions, ancestors: set[_Identity]
+    path: bytes,
+    depth: int,
+    options: ListingOptions,
+    ancestors: set[_Identity],
+    ignore: IgnoreChain | None,
 ) -> int:
     """The summed sizes of what the listing shows inside ``path`` (its entries at
     ``depth``, and theirs), or 0 if ``path`` cannot be listed or leads to an ancestor.
 
     ``ancestors`` is the listing's set of (device, inode) on the current path (with
-    ``-l``); it is extended and restored as the sum goes down and up.
+    ``-l``); it is extended and restored as the sum goes down and up.  ``ignore`` is
+    ``path``'s ``.gitignore`` chain (``--gitignore``).
     """
     follow = options.follow_links
     max_depth = options.max_depth
@@ -576,10 +636,10 @@ def _contents_size(
         ancestors.add(identity)
     total = 0
     # Each level: its path, its entries' depth, what is left of its filtered listing,
-    # and its identity (to leave the ancestors as they were).
-    stack = [(path, depth, iter(_keep(listing, options)), identity)]
+    # its identity (to leave the ancestors as they were) and its .gitignore chain.
+    stack = [(path, depth, iter(_keep(listing, options, path, ignore)), identity, ignore)]
     while stack:
-        dirpath, entries_depth, remaining, level_identity = stack[-1]
+        dirpath, entries_depth, remaining, level_identity, level_ignore = stack[-1]
         for name, is_dir, is_symlink in remaining:
             child = os.path.join(dirpath, name)
             own = _lstat_or_none(child)
@@ -597,9 +657,9 @@ def _contents_size(
                 continue
             if child_identity is not None:
                 ancestors.add(child_identity)
-            stack.append(
-                (child, entries_depth + 1, iter(_keep(child_listing, options)), child_identity)
-            )
+            child_ignore = level_ignore.enter(child) if level_ignore is not None else None
+            kept = _keep(child_listing, options, child, child_ignore)
+            stack.append((child, entries_depth + 1, iter(kept), child_identity, child_ignore))
             break
         else:
             stack.pop()

@@ -140,6 +140,10 @@ def list_tree(
         Optional[list[str]],  # noqa: UP045
         typer.Option("-I", metavar="PATTERN", help="Leave out entries matching PATTERN."),
     ] = None,
+    gitignore: Annotated[
+        bool,
+        typer.Option("--gitignore", help="Leave out what .gitignore files ignore, as git does."),
+    ] = False,
     follow_links: Annotated[
         bool, typer.Option("-l", help="Follow links to directories (not back to an ancestor).")
     ] = False,
@@ -212,6 +216,7 @@ def list_tree(
         sort=sort.value,
         want_stat=bool(show_sizes or colours or json_output),
         disk_usage=disk_usage,
+        gitignore=gitignore,
     )
     roots = [root_argument(path) for path in paths or ["."]]
     if use_async:
