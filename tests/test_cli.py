@@ -778,6 +778,10 @@ def test_head_in_a_shell_pipeline_sees_no_traceback(many_files: Path) -> None:
     assert result.stderr == b""
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_without_traceback(many_files: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-m", "rwalk", "many"],
@@ -785,6 +789,9 @@ def test_ctrl_c_exits_130_without_traceback(many_files: Path) -> None:
         env={**os.environ, **UTF8_ENV},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A suite started in the background by a non-interactive shell runs with
+        # SIGINT ignored, which the child would inherit (and then never see Ctrl-C).
+        preexec_fn=_default_sigint,  # noqa: PLW1509
     )
     assert child.stdout is not None
     # The listing has begun; it then blocks on the full pipe until we read more.
