@@ -17,6 +17,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +58,45 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _OWN_BASETEMP = pytest.StashKey[str]()
+
+
+def _reachable_by_everyone(path: str) -> bool:
+    """Whether every directory from ``/`` to ``path`` lets other users pass (o+x)."""
+    current = os.path.realpath(path)
+    while True:
+        if not os.stat(current).st_mode & 0o001:
+            return False
+        parent = os.path.dirname(current)
+        if parent == current:
+            return True
+        current = parent
+
+
+@pytest.fixture
+def world_reachable_tmp() -> Iterator[Path]:
+    """A fresh directory (mode 755) that an unprivileged user can reach.
+
+    Tests that drop to uid 65534 need one: pytest's tmp_path sits under a mode-700
+    parent, and on some machines the temporary directory itself is mode 700 (then
+    ``/var/tmp`` or ``/dev/shm`` is used; the test is skipped if neither will do).
+    """
+    candidates = [tempfile.gettempdir(), "/var/tmp", "/dev/shm"]
+    base = next(
+        (
+            candidate
+            for candidate in candidates
+            if os.path.isdir(candidate) and _reachable_by_everyone(candidate)
+        ),
+        None,
+    )
+    if base is None:
+        pytest.skip(f"no temporary directory that other users can reach among {candidates}")
+    path = Path(tempfile.mkdtemp(prefix="rwalk-reachable-", dir=base))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        _remove_tree(os.fspath(path))
 
 
 def _remove_tree(path: str) -> None:

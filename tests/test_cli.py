@@ -36,8 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
@@ -45,6 +44,7 @@ from typer.testing import CliRunner
 
 import rwalk
 from rwalk import cli
+from rwalk._render import format_size
 from rwalk._tree import (
     ListingOptions,
     PlainRun,
@@ -691,32 +691,18 @@ def _run_forked_as_nobody(args: list[str], cwd: Path) -> tuple[int, bytes, bytes
     return os.waitstatus_to_exitcode(wait_status), stdout, stderr
 
 
-@pytest.fixture
-def world_readable_tmp() -> Iterator[Path]:
-    """A directory nobody can reach (pytest's tmp_path is under a mode-700 parent)."""
-    path = Path(tempfile.mkdtemp(prefix="rwalk-cli-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        for child in path.rglob("*"):
-            if child.is_dir() and not child.is_symlink():
-                child.chmod(0o755)
-        shutil.rmtree(path)
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_unreadable_directory_is_marked_and_exits_2(world_readable_tmp: Path) -> None:
-    root = world_readable_tmp / "t"
+def test_unreadable_directory_is_marked_and_exits_2(world_reachable_tmp: Path) -> None:
+    root = world_reachable_tmp / "t"
     (root / "secret").mkdir(parents=True)
     (root / "secret" / "hidden-content").write_bytes(b"")
     (root / "zz").write_bytes(b"")
     (root / "secret").chmod(0o000)
     args = ["-n", "t"]
     if os.geteuid() == 0:
-        status, stdout, stderr = _run_forked_as_nobody(args, world_readable_tmp)
+        status, stdout, stderr = _run_forked_as_nobody(args, world_reachable_tmp)
     else:
-        result = run_rwalk(args, world_readable_tmp)
+        result = run_rwalk(args, world_reachable_tmp)
         status, stdout, stderr = result.returncode, result.stdout, result.stderr
     assert stdout.decode() == (
         "t\n├── secret  [error opening dir]\n└── zz\n\n2 directories, 1 file\n"
@@ -729,18 +715,18 @@ def test_unreadable_directory_is_marked_and_exits_2(world_readable_tmp: Path) ->
     TREE is None or os.geteuid() != 0 or shutil.which("setpriv") is None,
     reason="needs GNU tree, root and setpriv to compare as an unprivileged user",
 )
-def test_unreadable_directory_as_gnu_tree(world_readable_tmp: Path) -> None:
-    build_project(world_readable_tmp)
-    (world_readable_tmp / "project" / "docs").chmod(0o000)
+def test_unreadable_directory_as_gnu_tree(world_reachable_tmp: Path) -> None:
+    build_project(world_reachable_tmp)
+    (world_reachable_tmp / "project" / "docs").chmod(0o000)
     assert TREE is not None
     theirs = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TREE, "-a", "project"],
-        cwd=world_readable_tmp,
+        cwd=world_reachable_tmp,
         env={**os.environ, **UTF8_ENV},
         capture_output=True,
         check=False,
     )
-    status, ours, _ = _run_forked_as_nobody(["-a", "-n", "project"], world_readable_tmp)
+    status, ours, _ = _run_forked_as_nobody(["-a", "-n", "project"], world_reachable_tmp)
     if b"\xe2\x94" not in ours:  # the forked child inherited a non-UTF-8 locale
         pytest.skip("the test process's locale is not UTF-8")
     assert b"docs  [error opening dir]" in ours
@@ -792,6 +778,10 @@ def test_head_in_a_shell_pipeline_sees_no_traceback(many_files: Path) -> None:
     assert result.stderr == b""
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_without_traceback(many_files: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-m", "rwalk", "many"],
@@ -799,6 +789,9 @@ def test_ctrl_c_exits_130_without_traceback(many_files: Path) -> None:
         env={**os.environ, **UTF8_ENV},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A suite started in the background by a non-interactive shell runs with
+        # SIGINT ignored, which the child would inherit (and then never see Ctrl-C).
+        preexec_fn=_default_sigint,  # noqa: PLW1509
     )
     assert child.stdout is not None
     # The listing has begun; it then blocks on the full pipe until we read more.
@@ -887,3 +880,153 @@ def test_python_dash_m_and_the_console_script_agree(project: Path) -> None:
         check=True,
     )
     assert by_script.stdout == run_rwalk(["project"], project.parent).stdout
+
+
+# Imported only by the options or names that need them (docs/design.md, "Startup"):
+# pydantic would add about 110 ms to every run (typer 0.29 imports it for any option
+# that is not a plain flag), the others a few ms each.
+STARTUP_ONLY_WHEN_NEEDED = ("pydantic", "rich", "json", "asyncio", "unicodedata", "rwalk._patterns")
+
+
+def test_a_listing_with_valued_options_imports_nothing_it_does_not_need(project: Path) -> None:
+    script = (
+        "import sys\n"
+        "from rwalk import cli\n"
+        "sys.argv = ['rwalk', '-L', '2', '--sort', 'size', '--charset', 'utf-8', 'project']\n"
+        "try:\n"
+        "    cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"loaded = [name for name in {STARTUP_ONLY_WHEN_NEEDED!r} if name in sys.modules]\n"
+        "sys.stderr.write(repr(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project.parent,
+        env={**os.environ, **UTF8_ENV},
+        capture_output=True,
+        check=True,
+    )
+    assert result.stdout.startswith(b"project\n")
+    assert result.stderr == b"[]"
+
+
+# ---------------------------------------------------------------- --du
+
+
+def _own(path: Path) -> int:
+    return os.lstat(path).st_size
+
+
+def test_du_shows_each_directory_as_its_own_size_plus_its_listed_contents(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = project / "src"
+    # big.py 5,000 bytes; __init__.py and mod.py empty; the link "up -> .." is 2 bytes
+    # (its target's length) and is not followed.
+    pkg_total = _own(src / "pkg") + 0 + 0 + 2
+    src_total = _own(src) + 5000 + pkg_total
+    status, output = run_in_process(["--du", "project/src"], monkeypatch)
+    assert output == picture(
+        f"[{src_total:11d}]  project/src\n"
+        "├── [       5000]  big.py\n"
+        f"└── [{pkg_total:11d}]  pkg\n"
+        "    ├── [          0]  __init__.py\n"
+        "    ├── [          0]  mod.py\n"
+        "    └── [          2]  up -> ..\n"
+        "\n"
+        f" {src_total:11d} bytes used in 3 directories, 3 files\n"
+    )
+    assert status == 0
+
+
+def test_du_sums_only_what_is_listed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without -a the hidden entries are not listed and not summed; at -L 1 the
+    # subdirectories are not entered, so each counts its own size only.
+    hidden_free = (
+        _own(project)
+        + 6  # README.md
+        + 0  # a b
+        + 7  # broken -> nowhere
+        + _own(project / "docs")
+        + _own(project / "empty")
+        + 3  # link-to-dir -> src
+        + 9  # link-to-file -> README.md
+        + _own(project / "src")
+    )
+    _, output = run_in_process(["--du", "-L", "1", "--noreport", "project"], monkeypatch)
+    assert output.startswith(f"[{hidden_free:11d}]  project\n".encode())
+    with_hidden = hidden_free + 0 + _own(project / ".hidden")  # .env, .hidden (not entered)
+    _, output = run_in_process(["--du", "-a", "-L", "1", "--noreport", "project"], monkeypatch)
+    assert output.startswith(f"[{with_hidden:11d}]  project\n".encode())
+
+
+def test_du_human_sizes_and_report(sized: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (sized / "big").write_bytes(b"x" * 5000)
+    # -P big lists only big (5,000 bytes, "4.9K"); the directory's own size depends on
+    # the file system, so its -h text comes from format_size (checked against tree in
+    # test_render.py).
+    shown = format_size(_own(sized) + 5000, human=True).decode()
+    _, output = run_in_process(["--du", "-h", "-P", "big", "sized"], monkeypatch)
+    assert output == picture(
+        f"{shown}  sized\n└── [4.9K]  big\n\n {shown[1:-1]} used in 1 directory, 1 file\n"
+    )
+
+
+def test_du_json_report_has_the_total(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs_total = _own(project / "docs") + 0
+    _, output = run_in_process(["--du", "-J", "project/docs"], monkeypatch)
+    assert output == (
+        b"[\n"
+        b'  {"type":"directory","name":"project/docs","size":%d,"contents":[\n'
+        b'    {"type":"file","name":"index.md","size":0}\n'
+        b"  ]}\n"
+        b",\n"
+        b'  {"type":"report","size":%d,"directories":1,"files":1}\n'
+        b"]\n"
+    ) % (docs_total, docs_total)
+
+
+DU_TREE_OPTIONS = [
+    ["--du"],
+    ["--du", "-a"],
+    ["--du", "-h"],
+    ["--du", "-d"],
+    ["--du", "-L", "1"],
+    ["--du", "-L", "2", "-a"],
+    ["--du", "-P", "*.py"],
+    ["--du", "-I", "src"],
+    ["--du", "-f", "--dirsfirst"],
+]
+_DU_REPORT = re.compile(rb"\n\n *(\S+)( bytes)? used in ([^\n]*)\n\Z")
+
+
+@needs_tree
+@pytest.mark.parametrize("options", DU_TREE_OPTIONS, ids=" ".join)
+def test_du_as_gnu_tree_except_the_total_used(options: list[str], project: Path) -> None:
+    ours = run_rwalk([*options, "project"], project.parent).stdout
+    theirs = run_tree([*options, "project"], project.parent).stdout
+    our_report, their_report = _DU_REPORT.search(ours), _DU_REPORT.search(theirs)
+    assert our_report is not None
+    assert their_report is not None
+    # Every line up to the report is tree's, byte for byte.
+    assert ours[: our_report.start()] == theirs[: their_report.start()]
+    # The report has tree's shape and counts; its total is the root's total, as
+    # `du -c` reports it (tree adds every listed line's size, counting each file once
+    # per directory above it: docs/cli.md).
+    assert our_report.group(2, 3) == their_report.group(2, 3)
+    root_size = ours.split(b"]", 1)[0].lstrip(b"[").strip()
+    assert our_report.group(1) == root_size
+
+
+def test_du_with_l_sums_followed_links_but_not_links_to_ancestors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg_total = _own(project / "src" / "pkg") + 0 + 0 + 2  # up -> .. is not followed
+    # link-to-dir -> src is followed: the link's own 3 bytes plus src's contents.
+    link_total = 3 + 5000 + pkg_total
+    _, output = run_in_process(["--du", "-l", "-L", "1", "--noreport", "project"], monkeypatch)
+    assert f"├── [{3:11d}]  link-to-dir -> src\n".encode() in output  # -L 1: not entered
+    _, output = run_in_process(["--du", "-l", "--noreport", "project"], monkeypatch)
+    assert f"├── [{link_total:11d}]  link-to-dir -> src\n".encode() in output
+    assert picture(f"│       └── [{2:11d}]  up -> ..  [recursive, not followed]\n") in output

@@ -2,7 +2,7 @@
 
 Expected values are GNU tree 2.1.0's output for the same names and sizes, observed by
 hand (``LC_ALL=C.UTF-8 tree -a`` and ``LC_ALL=C tree -a`` on a directory holding each
-name; ``docs/design-cli.md`` keeps the session), except where a test says it checks a
+name; ``docs/design.md`` keeps the session), except where a test says it checks a
 deliberate difference.
 """
 

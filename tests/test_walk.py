@@ -29,7 +29,6 @@ import errno
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 import warnings
 from collections.abc import Iterator
@@ -367,50 +366,44 @@ def test_scandir_failing_part_way_reports_and_skips_that_directory(
     assert results[0] == results[1]
 
 
-def test_unreadable_directory_is_reported_when_not_root() -> None:
+def test_unreadable_directory_is_reported_when_not_root(world_reachable_tmp: Path) -> None:
     # Root reads any directory whatever its mode, and CI runs as root: a forked child
     # drops to an unprivileged user first (a subprocess could not run this Python, which
     # lives under /root with mode 0700).  The tree sits in a directory that user can
-    # reach, not under pytest's private tmp_path.
-    with tempfile.TemporaryDirectory() as temporary:
-        top = Path(temporary) / "tree"
-        (top / "locked" / "inner").mkdir(parents=True)
-        (top / "open").mkdir()
-        for directory in (temporary, top, top / "open"):
-            os.chmod(directory, 0o755)
-        os.chmod(top / "locked", 0o000)
-        unreachable = [
-            parent for parent in Path(temporary).parents if not os.stat(parent).st_mode & 0o001
-        ]
-        if unreachable:
-            pytest.skip(f"an unprivileged user cannot reach {temporary} ({unreachable[0]})")
-        read_end, write_end = os.pipe()
-        with warnings.catch_warnings():
-            # 3.12+ warns that fork() in a process with threads may deadlock the child;
-            # the child here only walks and writes to a pipe.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through the pipe
-            try:
-                os.close(read_end)
-                if os.getuid() == 0:
-                    try:
-                        os.setgroups([])
-                        os.setgid(65534)
-                        os.setuid(65534)
-                    except OSError as error:
-                        os.write(write_end, f"SKIP cannot drop privileges: {error}".encode())
-                        raise
-                errors, onerror = error_recorder()
-                dirpaths = [dirpath for dirpath, _, _ in rwalk.walk(str(top), onerror=onerror)]
-                os.write(write_end, repr((dirpaths, errors)).encode())
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as pipe:
-            report = pipe.read().decode()
-        os.waitpid(pid, 0)
-        os.chmod(top / "locked", 0o755)
+    # reach (world_reachable_tmp), not under pytest's private tmp_path.
+    top = world_reachable_tmp / "tree"
+    (top / "locked" / "inner").mkdir(parents=True)
+    (top / "open").mkdir()
+    for directory in (top, top / "open"):
+        os.chmod(directory, 0o755)
+    os.chmod(top / "locked", 0o000)
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # 3.12+ warns that fork() in a process with threads may deadlock the child;
+        # the child here only walks and writes to a pipe.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.close(read_end)
+            if os.getuid() == 0:
+                try:
+                    os.setgroups([])
+                    os.setgid(65534)
+                    os.setuid(65534)
+                except OSError as error:
+                    os.write(write_end, f"SKIP cannot drop privileges: {error}".encode())
+                    raise
+            errors, onerror = error_recorder()
+            dirpaths = [dirpath for dirpath, _, _ in rwalk.walk(str(top), onerror=onerror)]
+            os.write(write_end, repr((dirpaths, errors)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = pipe.read().decode()
+    os.waitpid(pid, 0)
+    os.chmod(top / "locked", 0o755)
     if report.startswith("SKIP "):
         pytest.skip(report[5:])
     assert report, "the unprivileged child reported nothing"

@@ -21,9 +21,44 @@ from ._render import (
 )
 from ._tree import Event, Node, PlainRun, Tally
 
-__all__ = ("TextStyle", "write_json", "write_text")
+__all__ = ("BatchedWriter", "TextStyle", "write_json", "write_text")
 
 Write = Callable[[bytes], object]
+
+
+class BatchedWriter:
+    """Gathers the formatters' pieces and passes them on in blocks of ``block_size`` bytes.
+
+    The formatters write one piece per run of entries, tens of thousands on a big tree.
+    Passed straight to ``sys.stdout.buffer``, each is a system call whenever Python's
+    own buffering is off (``python -u``, ``PYTHONUNBUFFERED``): to a pipe that was
+    22,224 writes and 30 % of the time on the 100k-entry benchmark tree
+    (``docs/design.md``).  Output still streams: a block leaves as soon as it is full,
+    and :meth:`flush` sends the rest.
+    """
+
+    __slots__ = ("_block_size", "_pieces", "_size", "_write")
+
+    def __init__(self, write: Write, block_size: int) -> None:
+        self._write = write
+        self._block_size = block_size
+        self._pieces: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        """Add ``data``; pass everything gathered on once a block is full."""
+        self._pieces.append(data)
+        self._size += len(data)
+        if self._size >= self._block_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Pass on whatever was gathered (nothing happens if nothing was)."""
+        if self._pieces:
+            data = b"".join(self._pieces)
+            self._pieces.clear()
+            self._size = 0
+            self._write(data)
 
 
 @dataclass(frozen=True)
@@ -44,6 +79,8 @@ class TextStyle:
     """The report counts directories only (``-d``)."""
     post_order: bool = False
     """``--bottom-up``: each directory's line after its contents."""
+    disk_usage: bool = False
+    """``--du``: sizes are totals, and the report says how much is used."""
 
 
 _SPECIAL_FILE_KINDS = (
@@ -91,9 +128,18 @@ def _label(node: Node, style: TextStyle) -> bytes:
         if colours is not None:
             target = colours.paint(target, _target_kind(node), node.target)
         text += b" -> " + target
-    if style.sizes is not None and node.stat is not None:
-        text = format_size(node.stat.st_size, style.sizes == "human") + b"  " + text
+    if style.sizes is not None:
+        size = _shown_size(node)
+        if size is not None:
+            text = format_size(size, style.sizes == "human") + b"  " + text
     return text + node.note
+
+
+def _shown_size(node: Node) -> int | None:
+    """The size on a node's line: its ``--du`` total, else its own size, if known."""
+    if node.total_size is not None:
+        return node.total_size
+    return node.stat.st_size if node.stat is not None else None
 
 
 def write_text(events: Iterable[Event], style: TextStyle, tally: Tally, write: Write) -> None:
@@ -137,7 +183,13 @@ def write_text(events: Iterable[Event], style: TextStyle, tally: Tally, write: W
                 continue
         write(line)
     if style.report:
-        write(b"\n" + report_line(tally.directories, tally.files, style.directories_only) + b"\n")
+        counts = report_line(tally.directories, tally.files, style.directories_only)
+        if style.disk_usage:
+            # tree's report: its size column's text without the brackets, after a space.
+            human = style.sizes == "human"
+            used = format_size(tally.total_size, human)[1:-1]
+            counts = b" " + used + (b"" if human else b" bytes") + b" used in " + counts
+        write(b"\n" + counts + b"\n")
 
 
 def _plain_run_lines(
@@ -185,8 +237,10 @@ def _json_object(node: Node, sizes: bool) -> bytes:
     text = b'{"type":"' + _json_type(node) + b'","name":' + json_string(node.name)
     if node.target is not None:
         text += b',"target":' + json_string(node.target)
-    if sizes and node.stat is not None:
-        text += b',"size":%d' % node.stat.st_size
+    if sizes:
+        size = _shown_size(node)
+        if size is not None:
+            text += b',"size":%d' % size
     return text
 
 
@@ -207,7 +261,13 @@ def _expand_runs(events: Iterable[Event]) -> Iterator[Node | None]:
 
 
 def write_json(
-    events: Iterable[Event], sizes: bool, report: bool, tally: Tally, write: Write
+    events: Iterable[Event],
+    sizes: bool,
+    report: bool,
+    tally: Tally,
+    write: Write,
+    *,
+    disk_usage: bool = False,
 ) -> None:
     """Write the listing in ``tree -J``'s shape, valid JSON for any name.
 
@@ -237,9 +297,10 @@ def write_json(
             text += b"}"
         write(b"\n" + indent + text + (b"" if node.is_last else b","))
     if report:
+        used = b'"size":%d,' % tally.total_size if disk_usage else b""
         write(
-            b'\n,\n  {"type":"report","directories":%d,"files":%d}\n]\n'
-            % (tally.directories, tally.files)
+            b'\n,\n  {"type":"report",%s"directories":%d,"files":%d}\n]\n'
+            % (used, tally.directories, tally.files)
         )
     else:
         write(b"\n\n]\n")

@@ -5,7 +5,7 @@ Text comes in and goes out as ``bytes``, because file names are bytes on POSIX a
 command writes them to ``sys.stdout.buffer`` unchanged when they are safe to show.
 
 Escaping follows GNU tree 2.x's ``printit()``, checked by experiment against tree 2.1.0
-(``docs/design-cli.md``):
+(``docs/design.md``):
 
 * In a UTF-8 locale, a name that decodes as UTF-8 is printed character by character;
   a character glibc's ``iswprint`` rejects is printed as ``\\`` and its code point in

@@ -19,10 +19,13 @@ import os
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from ._render import ERROR_OPENING_DIR, RECURSIVE_NOT_FOLLOWED
 from ._scan import TypedEntry, scan_typed_entries
+
+if TYPE_CHECKING:
+    from ._gitignore import IgnoreChain
 
 __all__ = (
     "LEAVE",
@@ -64,6 +67,10 @@ class ListingOptions:
     or ``none`` (directory order)."""
     want_stat: bool = False
     """Give each node its ``lstat`` result (sizes, colours, JSON types)."""
+    disk_usage: bool = False
+    """``--du``: give each node its :attr:`Node.total_size`."""
+    gitignore: bool = False
+    """``--gitignore``: leave out what the ``.gitignore`` files in the tree ignore."""
 
 
 class Node(NamedTuple):
@@ -89,6 +96,9 @@ class Node(NamedTuple):
     ``[recursive, not followed]``."""
     has_children: bool
     """Events for the entries inside follow, closed by a :data:`LEAVE`."""
+    total_size: int | None = None
+    """``--du``: the entry's own size plus, for a directory the listing enters, the
+    total sizes of the entries listed inside it (what tree's ``--du`` shows)."""
 
 
 class PlainRun(NamedTuple):
@@ -97,7 +107,7 @@ class PlainRun(NamedTuple):
     Files and directories that are not entered, none a symbolic link, when no option
     asks for ``lstat`` data.  Most entries of most trees are such runs, and handing
     them over as one event (not one :class:`Node` each) is what keeps the listing
-    faster than tree (``docs/design-cli.md``).
+    faster than tree (``docs/design.md``).
     """
 
     dirpath: bytes
@@ -119,6 +129,8 @@ class Tally:
 
     directories: int = 0
     files: int = 0
+    total_size: int = 0
+    """``--du``: the sum of the roots' total sizes (what ``du -c`` reports)."""
     errors: list[tuple[bytes, OSError]] = field(default_factory=list)
 
 
@@ -283,8 +295,16 @@ def _mtime_of(result: os.stat_result | None) -> int:
     return int(result.st_mtime) if result is not None else 0
 
 
-def _keep(entries: list[TypedEntry[bytes]], options: ListingOptions) -> list[TypedEntry[bytes]]:
-    """The entries the listing shows, in directory order."""
+def _keep(
+    entries: list[TypedEntry[bytes]],
+    options: ListingOptions,
+    path: bytes,
+    ignore: IgnoreChain | None,
+) -> list[TypedEntry[bytes]]:
+    """The entries of directory ``path`` the listing shows, in directory order.
+
+    ``ignore`` is the ``.gitignore`` chain of ``path`` (``--gitignore``), else ``None``.
+    """
     if not options.show_hidden:
         entries = [entry for entry in entries if entry[0][:1] != b"."]
     if options.directories_only:
@@ -301,13 +321,30 @@ def _keep(entries: list[TypedEntry[bytes]], options: ListingOptions) -> list[Typ
             for entry in entries
             if (entry[1] and (follow or not entry[2])) or include(entry[0])
         ]
+    if ignore is not None:
+        dirprefix = path if path.endswith(b"/") else path + b"/"
+        # To git a symbolic link is never a directory.
+        entries = [
+            entry
+            for entry in entries
+            if not ignore.ignores(dirprefix + entry[0], entry[1] and not entry[2])
+        ]
     return entries
 
 
 class _OpenDirectory:
     """A directory whose entries are being emitted, on the stack of open directories."""
 
-    __slots__ = ("depth", "entries", "identities", "identity", "next_index", "path")
+    __slots__ = (
+        "depth",
+        "entries",
+        "identities",
+        "identity",
+        "ignore",
+        "next_index",
+        "path",
+        "totals",
+    )
 
     def __init__(
         self,
@@ -315,18 +352,21 @@ class _OpenDirectory:
         depth: int,
         prepared: _Prepared,
         identity: tuple[int, int] | None,
+        ignore: IgnoreChain | None,
     ) -> None:
+        self.ignore = ignore
         self.path = path
         self.depth = depth
-        self.entries, self.identities = prepared
+        self.entries, self.identities, self.totals = prepared
         self.next_index = 0
         self.identity = identity
 
 
 _Identity = tuple[int, int]
-# A directory's entries, filtered and sorted, and (with -l) the (device, inode) of each
-# subdirectory to enter, or None for one that leads back to an ancestor.
-_Prepared = tuple[list[TypedEntry[bytes]], dict[bytes, _Identity | None]]
+# A directory's entries, filtered and sorted; (with -l) the (device, inode) of each
+# subdirectory to enter, or None for one that leads back to an ancestor; and (with
+# --du) each entry's total size.
+_Prepared = tuple[list[TypedEntry[bytes]], dict[bytes, _Identity | None], dict[bytes, int]]
 
 
 def tree_events(
@@ -357,34 +397,54 @@ def _root_events(
     if isinstance(listing, OSError):
         tally.errors.append((root, listing))
         is_dir = root_stat is not None and stat.S_ISDIR(root_stat.st_mode)
+        root_total = None
         if root_stat is not None:
             # As tree: a root that cannot be opened counts only if it exists.
             if is_dir:
                 tally.directories += 1
             else:
                 tally.files += 1
+            if options.disk_usage:
+                root_total = root_stat.st_size
+                tally.total_size += root_total
         yield Node(
             root, root, 0, is_last_root, is_dir, False, None,
-            root_stat if options.want_stat else None, ERROR_OPENING_DIR, False,
+            root_stat if options.want_stat else None, ERROR_OPENING_DIR, False, root_total,
         )  # fmt: skip
         return
     tally.directories += 1
     identity = _identity(root_stat) if options.follow_links else None
     # The (device, inode) of every directory from the root to the one being listed.
     ancestors = {identity} if identity is not None else set()
+    root_ignore = None
+    if options.gitignore:
+        from ._gitignore import IgnoreChain
+
+        root_ignore = IgnoreChain().enter(root)
     prepared = _prepare(
-        root, 1, listing=listing, lister=lister, options=options, ancestors=ancestors
+        root,
+        1,
+        listing=listing,
+        lister=lister,
+        options=options,
+        ancestors=ancestors,
+        ignore=root_ignore,
     )
+    root_total = None
+    if options.disk_usage:
+        root_total = (root_stat.st_size if root_stat is not None else 0) + sum(prepared[2].values())
+        tally.total_size += root_total
     yield Node(
         root, root, 0, is_last_root, True, False, None,
-        root_stat if options.want_stat else None, b"", bool(prepared[0]),
+        root_stat if options.want_stat else None, b"", bool(prepared[0]), root_total,
     )  # fmt: skip
     if not prepared[0]:
         return
-    stack = [_OpenDirectory(root, 1, prepared, identity)]
+    stack = [_OpenDirectory(root, 1, prepared, identity, root_ignore)]
     max_depth = options.max_depth
     follow = options.follow_links
     want_stat = options.want_stat
+    disk_usage = options.disk_usage
     while stack:
         directory = stack[-1]
         entries = directory.entries
@@ -416,6 +476,7 @@ def _root_events(
             path = dirprefix + name
             target = _readlink(path) if is_symlink else None
             entry_stat = _lstat_or_none(path) if want_stat else None
+            total = directory.totals[name] if disk_usage else None
             if is_dir:
                 tally.directories += 1
             else:
@@ -423,14 +484,14 @@ def _root_events(
             if not is_dir or (is_symlink and not follow) or depth == max_depth:
                 yield Node(
                     name, path, depth, index == count, is_dir, is_symlink, target,
-                    entry_stat, b"", False,
+                    entry_stat, b"", False, total,
                 )  # fmt: skip
                 continue
             child_identity = directory.identities.get(name) if follow else None
             if follow and child_identity is None:
                 yield Node(
                     name, path, depth, index == count, is_dir, is_symlink, target,
-                    entry_stat, RECURSIVE_NOT_FOLLOWED, False,
+                    entry_stat, RECURSIVE_NOT_FOLLOWED, False, total,
                 )  # fmt: skip
                 continue
             listing = lister.list_directory(path)
@@ -438,11 +499,12 @@ def _root_events(
                 tally.errors.append((path, listing))
                 yield Node(
                     name, path, depth, index == count, is_dir, is_symlink, target,
-                    entry_stat, ERROR_OPENING_DIR, False,
+                    entry_stat, ERROR_OPENING_DIR, False, total,
                 )  # fmt: skip
                 continue
             if child_identity is not None:
                 ancestors.add(child_identity)
+            child_ignore = directory.ignore.enter(path) if directory.ignore is not None else None
             prepared = _prepare(
                 path,
                 depth + 1,
@@ -450,14 +512,17 @@ def _root_events(
                 lister=lister,
                 options=options,
                 ancestors=ancestors,
+                ignore=child_ignore,
             )
             yield Node(
                 name, path, depth, index == count, is_dir, is_symlink, target,
-                entry_stat, b"", bool(prepared[0]),
+                entry_stat, b"", bool(prepared[0]), total,
             )  # fmt: skip
             if prepared[0]:
                 directory.next_index = index
-                stack.append(_OpenDirectory(path, depth + 1, prepared, child_identity))
+                stack.append(
+                    _OpenDirectory(path, depth + 1, prepared, child_identity, child_ignore)
+                )
                 descended = True
                 break
             if child_identity is not None:
@@ -477,15 +542,21 @@ def _prepare(
     lister: Lister,
     options: ListingOptions,
     ancestors: set[_Identity],
+    ignore: IgnoreChain | None,
 ) -> _Prepared:
     """Filter and sort a fresh listing; tell the lister which subdirectories come next."""
-    entries = _keep(listing, options)
+    entries = _keep(listing, options, path, ignore)
     if options.sort != "none" or options.dirs_first:
         _sort_entries(entries, path, options)
     identities: dict[bytes, _Identity | None] = {}
+    totals = (
+        _total_sizes(path, depth, entries, options=options, ancestors=ancestors, ignore=ignore)
+        if options.disk_usage
+        else {}
+    )
     if depth == options.max_depth:
         lister.will_enter(path, [])
-        return entries, identities
+        return entries, identities, totals
     follow = options.follow_links
     to_enter = []
     for name, is_dir, is_symlink in entries:
@@ -501,7 +572,100 @@ def _prepare(
             identities[name] = identity
         to_enter.append(name)
     lister.will_enter(path, to_enter)
-    return entries, identities
+    return entries, identities, totals
+
+
+def _total_sizes(
+    path: bytes,
+    depth: int,
+    entries: list[TypedEntry[bytes]],
+    *,
+    options: ListingOptions,
+    ancestors: set[_Identity],
+    ignore: IgnoreChain | None,
+) -> dict[bytes, int]:
+    """``--du``: the total size of each of ``path``'s listed ``entries`` (at ``depth``).
+
+    An entry's total is its own ``lstat`` size, plus, for a directory the listing
+    enters, the sizes of everything listed below it: the same filters, depth limit and
+    link rules as the listing.  Each subtree is read with a fresh scan and summed
+    depth first, holding one filtered listing per level and no names once counted:
+    memory is bounded by depth x width, not by the size of the tree.  The price is
+    time: a directory at depth k is read again for each of its k ancestors' passes
+    (``docs/design.md``, "--du").
+    """
+    follow = options.follow_links
+    max_depth = options.max_depth
+    totals: dict[bytes, int] = {}
+    for name, is_dir, is_symlink in entries:
+        child = os.path.join(path, name)
+        own = _lstat_or_none(child)
+        total = own.st_size if own is not None else 0
+        if is_dir and (follow or not is_symlink) and depth != max_depth:
+            child_ignore = ignore.enter(child) if ignore is not None else None
+            total += _contents_size(child, depth + 1, options, ancestors, child_ignore)
+        totals[name] = total
+    return totals
+
+
+def _contents_size(
+    path: bytes,
+    depth: int,
+    options: ListingOptions,
+    ancestors: set[_Identity],
+    ignore: IgnoreChain | None,
+) -> int:
+    """The summed sizes of what the listing shows inside ``path`` (its entries at
+    ``depth``, and theirs), or 0 if ``path`` cannot be listed or leads to an ancestor.
+
+    ``ancestors`` is the listing's set of (device, inode) on the current path (with
+    ``-l``); it is extended and restored as the sum goes down and up.  ``ignore`` is
+    ``path``'s ``.gitignore`` chain (``--gitignore``).
+    """
+    follow = options.follow_links
+    max_depth = options.max_depth
+    identity = None
+    if follow:
+        identity = _identity(_stat_or_none(path))
+        if identity is None or identity in ancestors:
+            return 0
+    listing = scan_typed_entries(path)
+    if isinstance(listing, OSError):
+        return 0
+    if identity is not None:
+        ancestors.add(identity)
+    total = 0
+    # Each level: its path, its entries' depth, what is left of its filtered listing,
+    # its identity (to leave the ancestors as they were) and its .gitignore chain.
+    stack = [(path, depth, iter(_keep(listing, options, path, ignore)), identity, ignore)]
+    while stack:
+        dirpath, entries_depth, remaining, level_identity, level_ignore = stack[-1]
+        for name, is_dir, is_symlink in remaining:
+            child = os.path.join(dirpath, name)
+            own = _lstat_or_none(child)
+            if own is not None:
+                total += own.st_size
+            if not is_dir or (is_symlink and not follow) or entries_depth == max_depth:
+                continue
+            child_identity = None
+            if follow:
+                child_identity = _identity(_stat_or_none(child))
+                if child_identity is None or child_identity in ancestors:
+                    continue
+            child_listing = scan_typed_entries(child)
+            if isinstance(child_listing, OSError):
+                continue
+            if child_identity is not None:
+                ancestors.add(child_identity)
+            child_ignore = level_ignore.enter(child) if level_ignore is not None else None
+            kept = _keep(child_listing, options, child, child_ignore)
+            stack.append((child, entries_depth + 1, iter(kept), child_identity, child_ignore))
+            break
+        else:
+            stack.pop()
+            if level_identity is not None:
+                ancestors.discard(level_identity)
+    return total
 
 
 def _identity(result: os.stat_result | None) -> tuple[int, int] | None:

@@ -11,20 +11,21 @@ usage error; 130 on Ctrl-C; 141 when the reader of the output goes away (as a pr
 killed by SIGPIPE, but quietly and with no traceback).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: typer would then evaluate the
+# command's string annotations with get_type_hints on every run, twice (3 ms of the
+# startup budget; docs/design.md, "Startup").
 import enum
 import locale
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, BinaryIO, Optional
 
 import typer
 
 import rwalk
 
-from ._output import TextStyle, write_json, write_text
+from ._output import BatchedWriter, TextStyle, write_json, write_text
 from ._render import ASCII_GUIDES, UNICODE_GUIDES, ColourScheme
 from ._tree import (
     Lister,
@@ -42,6 +43,8 @@ __all__ = ("app", "main")
 EXIT_TROUBLE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+# Output to a pipe or a file leaves in blocks of this size (a Linux pipe holds 64 KiB).
+OUTPUT_BLOCK_SIZE = 64 * 1024
 
 app = typer.Typer(
     add_completion=False,
@@ -137,6 +140,10 @@ def list_tree(
         Optional[list[str]],  # noqa: UP045
         typer.Option("-I", metavar="PATTERN", help="Leave out entries matching PATTERN."),
     ] = None,
+    gitignore: Annotated[
+        bool,
+        typer.Option("--gitignore", help="Leave out what .gitignore files ignore, as git does."),
+    ] = False,
     follow_links: Annotated[
         bool, typer.Option("-l", help="Follow links to directories (not back to an ancestor).")
     ] = False,
@@ -147,6 +154,10 @@ def list_tree(
     sort: Annotated[SortOrder, typer.Option("--sort", help="Order of entries.")] = SortOrder.name,
     sizes: Annotated[bool, typer.Option("-s", help="Show sizes in bytes.")] = False,
     human: Annotated[bool, typer.Option("-h", help="Show sizes as 4.0K, 1.5M, ...")] = False,
+    disk_usage: Annotated[
+        bool,
+        typer.Option("--du", help="Show each directory's size as the total of its contents."),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("-J", help="Write JSON, in tree -J's shape.")
     ] = False,
@@ -189,10 +200,11 @@ def list_tree(
             raise typer.BadParameter(str(error), param_hint="-P/-I") from None
 
     stdout = sys.stdout.buffer
+    on_terminal = stdout.isatty()
     colours = None
-    if not json_output and colour_wanted(colour_on, colour_off, stdout.isatty()):
+    if not json_output and colour_wanted(colour_on, colour_off, on_terminal):
         colours = ColourScheme.from_ls_colors(os.environ.get("LS_COLORS"))
-    show_sizes = "human" if human else "bytes" if sizes else None
+    show_sizes = "human" if human else "bytes" if sizes or disk_usage else None
     options = ListingOptions(
         show_hidden=all_entries,
         directories_only=directories_only,
@@ -203,6 +215,8 @@ def list_tree(
         dirs_first=dirs_first,
         sort=sort.value,
         want_stat=bool(show_sizes or colours or json_output),
+        disk_usage=disk_usage,
+        gitignore=gitignore,
     )
     roots = [root_argument(path) for path in paths or ["."]]
     if use_async:
@@ -215,9 +229,21 @@ def list_tree(
 
     tally = Tally()
     events = tree_events(roots, lister_for, options, tally)
+    # On a terminal every piece (a run of lines) shows at once; elsewhere in blocks.
+    output = BatchedWriter(
+        _write_and_flush(stdout) if on_terminal else _write_all(stdout),
+        1 if on_terminal else OUTPUT_BLOCK_SIZE,
+    )
     try:
         if json_output:
-            write_json(events, show_sizes is not None, not no_report, tally, stdout.write)
+            write_json(
+                events,
+                show_sizes is not None,
+                not no_report,
+                tally,
+                output.write,
+                disk_usage=disk_usage,
+            )
         else:
             style = TextStyle(
                 guides=UNICODE_GUIDES if box_guides else ASCII_GUIDES,
@@ -228,8 +254,10 @@ def list_tree(
                 report=not no_report,
                 directories_only=directories_only,
                 post_order=bottom_up,
+                disk_usage=disk_usage,
             )
-            write_text(events, style, tally, stdout.write)
+            write_text(events, style, tally, output.write)
+        output.flush()
         stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
@@ -241,6 +269,34 @@ def list_tree(
             reason = listing_error.strerror or str(listing_error)
             sys.stderr.write(f"rwalk: {os.fsdecode(path)}: {reason}\n")
         raise typer.Exit(EXIT_TROUBLE)
+
+
+def _write_all(stream: BinaryIO) -> Callable[[bytes], object]:
+    """``stream.write`` that writes everything, also where ``stream`` is unbuffered.
+
+    With ``python -u`` or ``PYTHONUNBUFFERED``, ``sys.stdout.buffer`` is a raw file,
+    whose ``write`` may write only part of a block to a pipe (when a signal interrupts
+    it) and says so only in its return value.
+    """
+
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = stream.write(view)
+            # None: a non-blocking stream took nothing this time; try again.
+            view = view[written or 0 :]
+
+    return write
+
+
+def _write_and_flush(stream: BinaryIO) -> Callable[[bytes], object]:
+    write_all = _write_all(stream)
+
+    def write(data: bytes) -> None:
+        write_all(data)
+        stream.flush()
+
+    return write
 
 
 def _silence_stdout() -> None:
