@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+from ._walk import EntryTuple as EntryTuple
 from ._walk import OnError as OnError
 from ._walk import WalkTuple as WalkTuple
 from ._walk import walk as walk
+from ._walk import walk_entries as walk_entries
 
-__all__ = ("OnError", "WalkTuple", "walk")
+__all__ = ("EntryTuple", "OnError", "WalkTuple", "walk", "walk_entries")
 __version__ = "0.1.0"

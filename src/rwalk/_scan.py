@@ -21,15 +21,23 @@ import posixpath
 from collections.abc import Iterator
 from typing import AnyStr, TypeAlias
 
+from ._options import loop_error
+
 # CPython 3.13's private "followlinks" marker (absent before 3.13: then nothing is it).
 _WALK_SYMLINKS_AS_FILES: object = getattr(os, "_walk_symlinks_as_files", object())
 
 __all__ = (
+    "DirectoryId",
+    "EntryListing",
     "Listing",
     "TypedEntry",
+    "choose_directories",
+    "directory_id",
     "scan_directory",
+    "scan_entries",
     "scan_typed_entries",
     "subdirectories_to_enter",
+    "without_links",
 )
 
 
@@ -240,3 +248,89 @@ def scan_typed_entries(top: AnyStr) -> list[TypedEntry[AnyStr]] | OSError:
             is_symlink = False
         entries.append((entry.name, is_dir, is_symlink))
     return entries
+
+
+# -- The options beyond os.walk (see _options.py) ---------------------------------------
+
+EntryListing: TypeAlias = tuple[list["os.DirEntry[AnyStr]"], list["os.DirEntry[AnyStr]"]]
+"""``(directory_entries, file_entries)``: one directory's ``os.DirEntry`` objects,
+classified exactly as :func:`scan_directory` classifies names."""
+
+DirectoryId: TypeAlias = tuple[int, int]
+"""``(st_dev, st_ino)``: what makes two paths the same directory."""
+
+
+def scan_entries(top: AnyStr) -> EntryListing[AnyStr] | OSError:
+    """List ``top`` once, keeping the ``os.DirEntry`` objects ``os.walk`` throws away.
+
+    The walks with options use this: the entries carry the types (and, after a first
+    ``stat()``, the sizes) that the scan already read.  Closed before returning; errors
+    are returned, as by :func:`scan_directory`.
+    """
+    try:
+        scandir_it = os.scandir(top)
+    except OSError as error:
+        return error
+    directories: list[os.DirEntry[AnyStr]] = []
+    files: list[os.DirEntry[AnyStr]] = []
+    with scandir_it:
+        try:
+            for entry in scandir_it:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                (directories if is_dir else files).append(entry)
+        except OSError as error:
+            return error
+    return directories, files
+
+
+def directory_id(path: AnyStr) -> DirectoryId | None:
+    """``(st_dev, st_ino)`` of the directory at ``path`` (links followed), if readable."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status.st_dev, status.st_ino
+
+
+def without_links(paths: list[AnyStr]) -> list[AnyStr]:
+    """``paths`` less the symbolic links, checked now (the bpo-23605 re-check).
+
+    Checked last-first, as :func:`subdirectories_to_enter` does.
+    """
+    islink = os.path.islink
+    kept = [path for path in reversed(paths) if not islink(path)]
+    kept.reverse()
+    return kept
+
+
+def choose_directories(
+    paths: list[AnyStr],
+    ancestors: dict[DirectoryId, AnyStr],
+    top_device: int | None,
+    detect_loops: bool,
+    one_filesystem: bool,
+) -> list[tuple[AnyStr, DirectoryId | None] | OSError]:
+    """Which of ``paths`` to enter, in order, with the id each is entered with.
+
+    ``ancestors`` maps the id of each directory on the path from ``top`` to the current
+    one.  A path that is one of them is not entered: it becomes an ``ELOOP`` error in
+    its place.  With ``one_filesystem``, a path on another device than ``top`` is
+    silently not entered.  A path whose ``stat()`` fails is entered anyway: listing it
+    will fail and report why.
+    """
+    if not (detect_loops or one_filesystem):
+        return [(path, None) for path in paths]
+    chosen: list[tuple[AnyStr, DirectoryId | None] | OSError] = []
+    for path in paths:
+        identity = directory_id(path)
+        if identity is not None:
+            if one_filesystem and top_device is not None and identity[0] != top_device:
+                continue
+            if detect_loops and identity in ancestors:
+                chosen.append(loop_error(path, ancestors[identity]))
+                continue
+        chosen.append((path, identity))
+    return chosen

@@ -17,11 +17,20 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Generator, Iterator
-from typing import AnyStr, TypeAlias, Union
+from typing import Any, AnyStr, Generic, TypeAlias, Union
 
-from ._scan import scan_directory, subdirectories_to_enter
+from ._options import WalkOptions, make_options
+from ._scan import (
+    DirectoryId,
+    choose_directories,
+    directory_id,
+    scan_directory,
+    scan_entries,
+    subdirectories_to_enter,
+    without_links,
+)
 
-__all__ = ("OnError", "WalkTuple", "walk")
+__all__ = ("EntryTuple", "OnError", "WalkTuple", "walk", "walk_entries")
 
 OnError: TypeAlias = Callable[[OSError], object]
 """The ``onerror`` callback: called with each ``OSError``; its return value is ignored."""
@@ -40,6 +49,11 @@ def walk(
     topdown: bool = True,
     onerror: OnError | None = None,
     followlinks: bool = False,
+    *,
+    max_depth: int | None = None,
+    detect_loops: bool = False,
+    one_filesystem: bool = False,
+    sort: bool | Callable[[AnyStr], Any] = False,
 ) -> Iterator[WalkTuple[AnyStr]]:
     """Directory tree generator: a drop-in replacement for :func:`os.walk`.
 
@@ -98,8 +112,27 @@ def walk(
         subdirectories.
     :param onerror: called with each ``OSError`` met while listing a directory.
     :param followlinks: enter symbolic links to directories.
-    :raises TypeError: at call time, if ``top`` is not a path or ``onerror`` is neither
-        callable nor ``None``.
+
+    Keyword-only options beyond ``os.walk`` (each default keeps ``os.walk``'s behaviour;
+    ``docs/api.md`` has examples):
+
+    :param max_depth: enter no directory deeper than this; ``top`` is depth 0, and a
+        directory at ``max_depth`` is still yielded with its full listing.  Composes
+        with pruning, top-down and bottom-up.
+    :param detect_loops: do not enter a directory that is the same directory
+        (``st_dev``, ``st_ino``) as one on the path from ``top`` to it -- a link or bind
+        mount leading back to an ancestor.  It stays in ``dirnames``; ``onerror`` gets an
+        ``OSError`` with ``errno.ELOOP``, its ``filename`` the path, its message naming
+        the ancestor; the walk goes on.  Two links to one directory from different
+        branches are both entered: only cycles are cut.
+    :param one_filesystem: do not enter a directory on another device than ``top`` (it
+        is still listed), as ``find -xdev``.
+    :param sort: ``True`` sorts ``dirnames`` and ``filenames`` by name (code-point
+        order; byte order for ``bytes``) before each tuple is yielded, so the whole
+        walk, bottom-up too, has one deterministic order; a function sorts by that key.
+    :raises TypeError: at call time, if ``top`` is not a path, ``onerror`` is neither
+        callable nor ``None``, or an option has the wrong type (the message names it).
+    :raises ValueError: at call time, for a negative ``max_depth``.
     """
     # Validate before the first next(), so that a bad argument fails where it is
     # passed.  (os.walk raises the same TypeError for ``top`` on the first iteration,
@@ -107,7 +140,12 @@ def walk(
     root: AnyStr = os.fspath(top)
     if onerror is not None and not callable(onerror):
         raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
+    options = make_options(
+        max_depth=max_depth, detect_loops=detect_loops, one_filesystem=one_filesystem, sort=sort
+    )
     sys.audit("rwalk.walk", top, topdown, onerror, followlinks)
+    if not options.is_plain:
+        return _walk_with_options(root, topdown, onerror, followlinks, options)
     # followlinks is passed on as given, not as bool(followlinks): CPython 3.13's
     # pathlib.Path.walk passes the private marker os._walk_symlinks_as_files, which
     # _scan.py honours as os.walk does.
@@ -181,3 +219,186 @@ def _walk_bottom_up(
     while enter_paths:
         yield _walk_bottom_up(enter_paths.pop(), onerror, followlinks)
     yield top, dirnames, filenames
+
+
+# -- The walk with options beyond os.walk ----------------------------------------------
+#
+# The same recursion and trampoline, with per-directory decisions taken from
+# _options.WalkOptions.  It is a second pair of generators rather than branches in the
+# plain ones because the plain path is measured against os.walk to the percent: every
+# option off costs nothing there.
+
+
+EntryTuple: TypeAlias = tuple[AnyStr, list["os.DirEntry[AnyStr]"], list["os.DirEntry[AnyStr]"]]
+"""``(dirpath, directory_entries, file_entries)``, as yielded by :func:`walk_entries`."""
+
+
+def walk_entries(
+    top: AnyStr | os.PathLike[AnyStr],
+    topdown: bool = True,
+    onerror: OnError | None = None,
+    followlinks: bool = False,
+    *,
+    max_depth: int | None = None,
+    detect_loops: bool = False,
+    one_filesystem: bool = False,
+    sort: bool | Callable[[os.DirEntry[AnyStr]], Any] = False,
+) -> Iterator[EntryTuple[AnyStr]]:
+    """:func:`walk`, yielding ``os.DirEntry`` objects instead of names.
+
+    Yields ``(dirpath, directory_entries, file_entries)``: the entries ``os.scandir``
+    returned, classified as :func:`walk` classifies names, so that types, sizes
+    (``entry.stat()``), inodes and link targets come from the scan's cached data without
+    another lookup by path.  Top-down, the caller prunes or reorders
+    ``directory_entries`` in place, exactly as ``dirnames``; each remaining entry's
+    ``path`` is entered.  ``sort=True`` sorts by ``entry.name``; a key function receives
+    the entries.  Every other argument is :func:`walk`'s.
+    """
+    root: AnyStr = os.fspath(top)
+    if onerror is not None and not callable(onerror):
+        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
+    options = make_options(
+        max_depth=max_depth,
+        detect_loops=detect_loops,
+        one_filesystem=one_filesystem,
+        sort=sort,
+        entries=True,
+    )
+    sys.audit("rwalk.walk_entries", top, topdown, onerror, followlinks)
+    return _walk_with_options(root, topdown, onerror, followlinks, options)
+
+
+class _Context(Generic[AnyStr]):
+    """What every directory of one walk with options shares."""
+
+    __slots__ = ("ancestors", "followlinks", "onerror", "options", "top_device")
+
+    def __init__(self, onerror: OnError | None, followlinks: bool, options: WalkOptions) -> None:
+        self.onerror = onerror
+        self.followlinks = followlinks
+        self.options = options
+        # The (st_dev, st_ino) of each directory from top to the current one.
+        self.ancestors: dict[DirectoryId, AnyStr] = {}
+        self.top_device: int | None = None
+
+
+def _walk_with_options(
+    root: AnyStr,
+    topdown: bool,
+    onerror: OnError | None,
+    followlinks: bool,
+    options: WalkOptions,
+) -> Iterator[tuple[AnyStr, list[Any], list[Any]]]:
+    context: _Context[AnyStr] = _Context(onerror, followlinks, options)
+
+    def start() -> _DirectoryWalk[AnyStr]:
+        # The root's identity is read when the walk starts, not at the call.
+        identity = directory_id(root) if options.needs_device_and_inode else None
+        if identity is not None:
+            context.top_device = identity[0]
+        walker = _walk_top_down_with if topdown else _walk_bottom_up_with
+        yield walker(root, 0, identity, context)
+
+    return _drive(start())
+
+
+def _listing_for_caller(
+    top: AnyStr, context: _Context[AnyStr]
+) -> tuple[list[Any], list[Any], list[os.DirEntry[AnyStr]]] | None:
+    """Scan ``top``; report an error, or give the lists to yield (and the dir entries)."""
+    listing = scan_entries(top)
+    if isinstance(listing, OSError):
+        if context.onerror is not None:
+            context.onerror(listing)
+        return None
+    directory_entries, file_entries = listing
+    options = context.options
+    directories: list[Any]
+    files: list[Any]
+    if options.entries:
+        directories, files = directory_entries, file_entries
+    else:
+        directories = [entry.name for entry in directory_entries]
+        files = [entry.name for entry in file_entries]
+    if options.sort_key is not None:
+        directories.sort(key=options.sort_key)
+        files.sort(key=options.sort_key)
+        if not options.entries:
+            # Keep the entries in the yielded order (bottom-up enters in that order).
+            position = {name: index for index, name in enumerate(directories)}
+            directory_entries.sort(key=lambda entry: position[entry.name])
+    return directories, files, directory_entries
+
+
+def _enter(
+    paths: list[AnyStr], depth: int, context: _Context[AnyStr], walker: Any
+) -> _DirectoryWalk[AnyStr]:
+    """Descend into ``paths`` (or report why not): the recursive calls of one directory."""
+    options = context.options
+    for choice in choose_directories(
+        paths, context.ancestors, context.top_device, options.detect_loops, options.one_filesystem
+    ):
+        if isinstance(choice, OSError):
+            if context.onerror is not None:
+                context.onerror(choice)
+            continue
+        path, identity = choice
+        yield walker(path, depth + 1, identity, context)
+
+
+def _walk_top_down_with(
+    top: AnyStr, depth: int, identity: DirectoryId | None, context: _Context[AnyStr]
+) -> _DirectoryWalk[AnyStr]:
+    """Walk the tree under ``top`` (at ``depth``), parent first, with options."""
+    listing = _listing_for_caller(top, context)
+    if listing is None:
+        return
+    directories, files, _ = listing
+    yield top, directories, files
+    max_depth = context.options.max_depth
+    if not directories or (max_depth is not None and depth >= max_depth):
+        return
+    # The caller has edited ``directories`` (names, or entries for walk_entries).
+    if context.options.entries:
+        paths = [entry.path for entry in directories]
+    else:
+        join = os.path.join
+        paths = [join(top, name) for name in directories]
+    if not context.followlinks:
+        paths = without_links(paths)
+    if identity is not None:
+        context.ancestors[identity] = top
+    yield _enter(paths, depth, context, _walk_top_down_with)
+    if identity is not None:
+        del context.ancestors[identity]
+
+
+def _walk_bottom_up_with(
+    top: AnyStr, depth: int, identity: DirectoryId | None, context: _Context[AnyStr]
+) -> _DirectoryWalk[AnyStr]:
+    """Walk the tree under ``top`` (at ``depth``), children first, with options."""
+    listing = _listing_for_caller(top, context)
+    if listing is None:
+        return
+    directories, files, directory_entries = listing
+    max_depth = context.options.max_depth
+    if directory_entries and (max_depth is None or depth < max_depth):
+        # Decided from the scan's cached types, as os.walk decides bottom-up.
+        paths = [
+            entry.path
+            for entry in directory_entries
+            if context.followlinks or not _is_symlink(entry)
+        ]
+        if identity is not None:
+            context.ancestors[identity] = top
+        yield _enter(paths, depth, context, _walk_bottom_up_with)
+        if identity is not None:
+            del context.ancestors[identity]
+    yield top, directories, files
+
+
+def _is_symlink(entry: os.DirEntry[AnyStr]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
