@@ -219,7 +219,9 @@ class WalkResult:
     errors: list[ErrorRecord]
 
 
-def pruner(seed: int, probability: float = 0.3) -> Callable[[Any, list[Any], list[Any]], None]:
+def pruner(
+    seed: int, probability: float = 0.3, *, add_names: bool = True
+) -> Callable[[Any, list[Any], list[Any]], None]:
     """A deterministic editing policy: shuffles ``dirnames``, drops some, adds some.
 
     Added names are a file of the same directory (entering it fails with
@@ -233,11 +235,13 @@ def pruner(seed: int, probability: float = 0.3) -> Callable[[Any, list[Any], lis
         rng = random.Random(f"{seed}:{os.fsencode(dirpath)!r}")
         rng.shuffle(dirnames)
         dirnames[:] = [name for name in dirnames if rng.random() >= probability]
+        if not add_names:
+            return
         if rng.random() < 2 * probability:
             missing = "missing" if isinstance(dirpath, str) else b"missing"
             dirnames.insert(rng.randrange(len(dirnames) + 1), missing)
         if filenames and rng.random() < 2 * probability:
-            dirnames.insert(rng.randrange(len(dirnames) + 1), rng.choice(filenames))
+            dirnames.insert(rng.randrange(len(dirnames) + 1), rng.choice(sorted(filenames)))
 
     return prune
 
