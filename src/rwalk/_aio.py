@@ -91,6 +91,15 @@ class _ScanCrash:
         self.exception = exception
 
 
+class _StopSignal:
+    """Set by a closing walk; its running jobs look at it between two directories."""
+
+    __slots__ = ("stopped",)
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+
 _ScanResult: TypeAlias = Listing[AnyStr] | OSError | _ScanCrash
 _JobOutcome: TypeAlias = tuple[list[_ScanResult[AnyStr]], float, float]
 
@@ -100,12 +109,14 @@ def _scan_depth_first(
     followlinks: bool,
     max_directories: int,
     seconds: float,
+    stop: _StopSignal,
 ) -> _JobOutcome[AnyStr]:
     """A job, run on an executor thread: scan ``roots`` and what lies below them.
 
     Directories are scanned in the walk's own order (depth-first, each directory's
     subdirectories in listing order), so that what is scanned first is needed first.
-    Stops after ``max_directories`` directories or ``seconds`` of wall time.
+    Stops after ``max_directories`` directories or ``seconds`` of wall time, or as
+    soon as ``stop`` is set (a directory being scanned is finished first).
 
     :returns: the results in scanning order (the loop replays the same depth-first
         order to know which directory each belongs to), the job's wall time and the
@@ -130,7 +141,7 @@ def _scan_depth_first(
         results.append(result)
         if type(result) is tuple and result[2]:
             pending.extend(reversed(result[2]))
-        if len(results) >= max_directories or clock() >= deadline:
+        if len(results) >= max_directories or clock() >= deadline or stop.stopped:
             break
     return results, clock() - started, time.thread_time() - cpu_started
 
@@ -212,6 +223,7 @@ class _Scheduler(Generic[AnyStr]):
         # Directories scanned and not yet taken, plus the quotas of jobs in flight.
         self._reserved = 0
         self._closed = False
+        self._stop = _StopSignal()
         self._failure: BaseException | None = None
         # What the walk is waiting for, and the future that wakes it.
         self._awaited_node: _Directory[AnyStr] | None = None
@@ -315,6 +327,7 @@ class _Scheduler(Generic[AnyStr]):
         if self._closed:
             return
         self._closed = True
+        self._stop.stopped = True
         # rwalk's own threads skip a closed walk's queued jobs by themselves.
         for future in list(self._futures.values()):
             future.cancel()
@@ -388,7 +401,7 @@ class _Scheduler(Generic[AnyStr]):
         job = _Job(roots, quota, speculative)
         paths = [root.path for root in roots]
         if not self._dispatch(
-            job, _scan_depth_first, paths, self._followlinks, quota, _JOB_SECONDS
+            job, _scan_depth_first, paths, self._followlinks, quota, _JOB_SECONDS, self._stop
         ):
             return
         for root in roots:
