@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install run test check pytest test-pythons bench-walk bench docs clean
+.PHONY: install run test check pytest test-pythons bench-walk bench-cli bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,27 @@ pytest: $(STAMP)
 test-pythons:
 	bash .ci/test-pythons
 
-## bench-walk: rwalk.walk against os.walk on the wide, deep and realistic trees
+## docs: build the documentation site into site/, failing on any warning
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+## bench-walk: rwalk.walk against os.walk on the wide, deep and realistic trees, with
+## Python 3.13 (whose os.walk is the reference) when pyenv has it, else the venv's Python
+PYTHON313 := $(lastword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13.*/bin/python))
 bench-walk: $(STAMP)
-	$(BIN)/python benchmarks/walk_bench.py
+	PYTHONPATH=src $(or $(PYTHON313),$(BIN)/python) benchmarks/walk_bench.py $(ARGS)
+
+## bench: the full comparison (rwalk against the stdlib, find, fd, tree); writes
+## benchmarks/results/compare.json and, with matplotlib, compare.png
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	mkdir -p benchmarks/results
+	$(BIN)/python benchmarks/compare.py --json benchmarks/results/compare.json \
+		--chart benchmarks/results/compare.png $(ARGS)
+
+## bench-cli: the rwalk command against GNU tree (whole processes) and its startup
+bench-cli: $(STAMP)
+	$(BIN)/python benchmarks/cli_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-* build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -4,8 +4,10 @@ Method: build each tree once (cached), prime the cache with one untimed walk per
 walker, cross-check that every walker counts the same entries as ``os.walk``, then
 time interleaved rounds (os.walk, rwalk.walk, os.walk, rwalk.walk, ...; the order
 alternates each round) and report the median, min-max and the ratio of medians to
-``os.walk`` measured in the same run.  A walker that fails or disagrees is reported as
-such and gets no timing.
+``os.walk`` measured in the same run.  A second ratio pairs each round's time with the
+``os.walk`` time of the *same* round and takes the median of those per-round ratios:
+it is less sensitive to the machine's load drifting during the run.  A walker that
+fails or disagrees is reported as such and gets no timing.
 
 Run ``python benchmarks/walk_bench.py --help`` (or ``make bench-walk``).
 """
@@ -96,6 +98,14 @@ def measure(top: str, rounds: int) -> list[dict[str, object]]:
                 "max_s": max(values),
                 "entries_per_s": expected / medians[name],
                 "ratio": medians[name] / reference if reference else None,
+                "paired_ratio": (
+                    statistics.median(
+                        mine / theirs
+                        for mine, theirs in zip(values, timings[REFERENCE[name]], strict=True)
+                    )
+                    if REFERENCE[name] in timings
+                    else None
+                ),
             }
         )
     return rows
@@ -105,12 +115,13 @@ def render(tree_name: str, top: str, rows: list[dict[str, object]], rounds: int)
     lines = [
         f"### {tree_name}: `{top}` ({rounds} rounds)",
         "",
-        "| walker | entries | median ms | min-max ms | entries/s | ratio to os.walk |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| walker | entries | median ms | min-max ms | entries/s | ratio to os.walk "
+        "| paired ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         if "problem" in row:
-            lines.append(f"| {row['walker']} | {row['entries']} | {row['problem']} | | | |")
+            lines.append(f"| {row['walker']} | {row['entries']} | {row['problem']} | | | | |")
             continue
         median = float(row["median_s"])  # type: ignore[arg-type]
         low = float(row["min_s"])  # type: ignore[arg-type]
@@ -118,9 +129,11 @@ def render(tree_name: str, top: str, rows: list[dict[str, object]], rounds: int)
         rate = float(row["entries_per_s"])  # type: ignore[arg-type]
         ratio = row["ratio"]
         ratio_text = f"{ratio:.3f}" if isinstance(ratio, float) else "n/a"
+        paired = row["paired_ratio"]
+        paired_text = f"{paired:.3f}" if isinstance(paired, float) else "n/a"
         lines.append(
             f"| {row['walker']} | {row['entries']} | {median * 1000:.1f} | "
-            f"{low * 1000:.1f}-{high * 1000:.1f} | {rate:,.0f} | {ratio_text} |"
+            f"{low * 1000:.1f}-{high * 1000:.1f} | {rate:,.0f} | {ratio_text} | {paired_text} |"
         )
     return "\n".join(lines)
 
@@ -138,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="where trees are built")
     args = parser.parse_args(argv)
     cache = args.cache or trees.default_cache()
-    builders = {
+    builders: dict[str, Callable[[Path], Path]] = {
         "wide": trees.build_wide,
         "deep": trees.build_deep,
         "realistic": trees.build_realistic,

@@ -102,14 +102,18 @@ def walk(
         callable nor ``None``.
     """
     # Validate before the first next(), so that a bad argument fails where it is
-    # passed (os.walk would raise the same TypeError on the first iteration).
+    # passed.  (os.walk raises the same TypeError for ``top`` on the first iteration,
+    # and for a non-callable onerror only when the first error occurs.)
     root: AnyStr = os.fspath(top)
     if onerror is not None and not callable(onerror):
         raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
-    sys.audit("rwalk.walk", root, topdown, onerror, followlinks)
+    sys.audit("rwalk.walk", top, topdown, onerror, followlinks)
+    # followlinks is passed on as given, not as bool(followlinks): CPython 3.13's
+    # pathlib.Path.walk passes the private marker os._walk_symlinks_as_files, which
+    # _scan.py honours as os.walk does.
     if topdown:
-        return _drive(_walk_top_down(root, onerror, bool(followlinks)))
-    return _drive(_walk_bottom_up(root, onerror, bool(followlinks)))
+        return _drive(_walk_top_down(root, onerror, followlinks))
+    return _drive(_walk_bottom_up(root, onerror, followlinks))
 
 
 def _drive(root_walk: _DirectoryWalk[AnyStr]) -> Iterator[WalkTuple[AnyStr]]:
@@ -127,7 +131,7 @@ def _drive(root_walk: _DirectoryWalk[AnyStr]) -> Iterator[WalkTuple[AnyStr]]:
         # A ``for`` over the innermost walk (not next() with StopIteration) is the
         # cheapest way to advance it; ``break`` leaves it suspended, not closed.
         for step in stack[-1]:
-            if type(step) is tuple:
+            if isinstance(step, tuple):
                 yield step
             else:
                 push(step)
@@ -141,13 +145,15 @@ def _walk_top_down(
 ) -> _DirectoryWalk[AnyStr]:
     """Walk the tree under ``top``, parent before children."""
     listing = scan_directory(top, False, followlinks)
-    if type(listing) is not tuple:
+    if isinstance(listing, OSError):
         if onerror is not None:
             onerror(listing)
         return
     dirnames, filenames, _ = listing
     yield top, dirnames, filenames
     # The caller has had its chance to prune or reorder dirnames.
+    if not dirnames:
+        return
     paths = subdirectories_to_enter(top, dirnames, followlinks)
     # Hold no path while the subtrees are walked: on a deep chain, every level keeping
     # its own path alive would keep O(depth**2) bytes of strings (4 MB at 2,000 levels),
@@ -163,7 +169,7 @@ def _walk_bottom_up(
 ) -> _DirectoryWalk[AnyStr]:
     """Walk the tree under ``top``, children before parent."""
     listing = scan_directory(top, True, followlinks)
-    if type(listing) is not tuple:
+    if isinstance(listing, OSError):
         if onerror is not None:
             onerror(listing)
         return

@@ -1,0 +1,262 @@
+"""``rwalk``: list a directory tree as GNU ``tree`` does, streamed.
+
+This module parses the options, chooses where listings come from and how they are
+written, and turns failures into exit statuses.  The listing itself is
+:func:`rwalk._tree.tree_events`; the text and JSON are :mod:`rwalk._output` and
+:mod:`rwalk._render`, which know nothing of typer.
+
+Exit status: 0 when everything was listed; 2 when a path does not exist or something
+could not be read (the entry is still shown, and a message goes to stderr), or on a
+usage error; 130 on Ctrl-C; 141 when the reader of the output goes away (as a process
+killed by SIGPIPE, but quietly and with no traceback).
+"""
+
+from __future__ import annotations
+
+import enum
+import locale
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Optional
+
+import typer
+
+import rwalk
+
+from ._output import TextStyle, write_json, write_text
+from ._render import ASCII_GUIDES, UNICODE_GUIDES, ColourScheme
+from ._tree import (
+    Lister,
+    ListingOptions,
+    ScanLister,
+    Tally,
+    WalkTuple,
+    WalkTupleLister,
+    drive_async_iterator,
+    tree_events,
+)
+
+__all__ = ("app", "main")
+
+EXIT_TROUBLE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    # -h is tree's human-readable sizes, so help is --help only.
+    context_settings={"help_option_names": ["--help"]},
+)
+
+
+class SortOrder(str, enum.Enum):
+    """``--sort`` keys."""
+
+    name = "name"
+    size = "size"
+    mtime = "mtime"
+    none = "none"
+
+
+_CHARSETS = {"ascii": False, "us-ascii": False, "utf-8": True, "utf8": True}
+
+
+def locale_is_utf8() -> bool:
+    """Whether the locale's character set is UTF-8 (tree's multibyte mode).
+
+    Python forces its own streams to UTF-8 in the ``C`` locale (PEP 540), so the
+    stream's encoding does not say what tree would see; the locale's codeset does.
+    """
+    codeset = locale.nl_langinfo(locale.CODESET)
+    return codeset.replace("-", "").lower() == "utf8"
+
+
+def colour_wanted(force_on: bool, force_off: bool, stream_is_tty: bool) -> bool:
+    """``-n`` wins, then ``-C``; otherwise colour only on a terminal without ``NO_COLOR``."""
+    if force_off:
+        return False
+    if force_on:
+        return True
+    return stream_is_tty and not os.environ.get("NO_COLOR")
+
+
+def root_argument(path: str) -> bytes:
+    """A PATH argument as bytes, without trailing slashes (as tree shows it)."""
+    root = os.fsencode(path)
+    stripped = root.rstrip(b"/")
+    return stripped or root[:1]
+
+
+def walk_tuple_lister_factory(
+    walker: Callable[[bytes, Callable[[OSError], object], bool], Iterator[WalkTuple]],
+    follow_links: bool,
+) -> Callable[[bytes], Lister]:
+    """Listers that read a fresh top-down walk of each root (``--async``)."""
+
+    def lister_for(root: bytes) -> Lister:
+        lister = WalkTupleLister()
+        lister.attach(walker(root, lister.record_error, follow_links))
+        return lister
+
+    return lister_for
+
+
+def _awalk_tuples(
+    root: bytes, onerror: Callable[[OSError], object], follow_links: bool
+) -> Iterator[WalkTuple]:
+    awalk: Any = getattr(rwalk, "awalk")  # noqa: B009 (not in every build; checked first)
+    return drive_async_iterator(awalk(root, True, onerror, follow_links))
+
+
+@app.command()
+def list_tree(
+    paths: Annotated[
+        Optional[list[str]],  # noqa: UP045 (typer reads this annotation at run time on 3.10)
+        typer.Argument(
+            help="Directories to list (default: the current directory).", show_default=False
+        ),
+    ] = None,
+    *,
+    all_entries: Annotated[bool, typer.Option("-a", help="Include hidden (dot) entries.")] = False,
+    directories_only: Annotated[bool, typer.Option("-d", help="List directories only.")] = False,
+    level: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("-L", min=1, metavar="N", help="Descend at most N levels."),
+    ] = None,
+    full_path: Annotated[bool, typer.Option("-f", help="Show each entry's full path.")] = False,
+    include: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "-P", metavar="PATTERN", help="List only files matching PATTERN (a|b: either)."
+        ),
+    ] = None,
+    exclude: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("-I", metavar="PATTERN", help="Leave out entries matching PATTERN."),
+    ] = None,
+    follow_links: Annotated[
+        bool, typer.Option("-l", help="Follow links to directories (not back to an ancestor).")
+    ] = False,
+    no_report: Annotated[bool, typer.Option("--noreport", help="Omit the closing report.")] = False,
+    dirs_first: Annotated[
+        bool, typer.Option("--dirsfirst", help="List directories before files.")
+    ] = False,
+    sort: Annotated[SortOrder, typer.Option("--sort", help="Order of entries.")] = SortOrder.name,
+    sizes: Annotated[bool, typer.Option("-s", help="Show sizes in bytes.")] = False,
+    human: Annotated[bool, typer.Option("-h", help="Show sizes as 4.0K, 1.5M, ...")] = False,
+    json_output: Annotated[
+        bool, typer.Option("-J", help="Write JSON, in tree -J's shape.")
+    ] = False,
+    charset: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--charset", metavar="ascii|utf-8", help="Guides to draw with."),
+    ] = None,
+    colour_on: Annotated[bool, typer.Option("-C", help="Colour always.")] = False,
+    colour_off: Annotated[bool, typer.Option("-n", help="Colour never.")] = False,
+    use_async: Annotated[
+        bool, typer.Option("--async", help="List through rwalk.awalk (same output).")
+    ] = False,
+    bottom_up: Annotated[
+        bool, typer.Option("--bottom-up", help="Post-order: each directory after its contents.")
+    ] = False,
+) -> None:
+    """List directories as a tree, like GNU tree, streamed and safe for any file name."""
+    utf8 = locale_is_utf8()
+    if charset is not None:
+        wanted = _CHARSETS.get(charset.lower())
+        if wanted is None:
+            raise typer.BadParameter(
+                f"unknown charset {charset!r}; use ascii or utf-8", param_hint="--charset"
+            )
+        box_guides = wanted
+    else:
+        box_guides = utf8
+    if bottom_up and json_output:
+        raise typer.BadParameter("--bottom-up draws a tree; it has no JSON form", param_hint="-J")
+    if use_async and not hasattr(rwalk, "awalk"):
+        raise typer.BadParameter("this build of rwalk has no rwalk.awalk yet", param_hint="--async")
+    include_matcher = exclude_matcher = None
+    if include or exclude:
+        from ._patterns import compile_patterns
+
+        try:
+            include_matcher = compile_patterns(include) if include else None
+            exclude_matcher = compile_patterns(exclude) if exclude else None
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="-P/-I") from None
+
+    stdout = sys.stdout.buffer
+    colours = None
+    if not json_output and colour_wanted(colour_on, colour_off, stdout.isatty()):
+        colours = ColourScheme.from_ls_colors(os.environ.get("LS_COLORS"))
+    show_sizes = "human" if human else "bytes" if sizes else None
+    options = ListingOptions(
+        show_hidden=all_entries,
+        directories_only=directories_only,
+        max_depth=level,
+        include=include_matcher,
+        exclude=exclude_matcher,
+        follow_links=follow_links,
+        dirs_first=dirs_first,
+        sort=sort.value,
+        want_stat=bool(show_sizes or colours or json_output),
+    )
+    roots = [root_argument(path) for path in paths or ["."]]
+    if use_async:
+        lister_for = walk_tuple_lister_factory(_awalk_tuples, follow_links)
+    else:
+        scan_lister = ScanLister()
+
+        def lister_for(root: bytes) -> Lister:
+            return scan_lister
+
+    tally = Tally()
+    events = tree_events(roots, lister_for, options, tally)
+    try:
+        if json_output:
+            write_json(events, show_sizes is not None, not no_report, tally, stdout.write)
+        else:
+            style = TextStyle(
+                guides=UNICODE_GUIDES if box_guides else ASCII_GUIDES,
+                utf8=utf8,
+                full_path=full_path,
+                sizes=show_sizes,
+                colours=colours,
+                report=not no_report,
+                directories_only=directories_only,
+                post_order=bottom_up,
+            )
+            write_text(events, style, tally, stdout.write)
+        stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if tally.errors:
+        for path, listing_error in tally.errors:
+            reason = listing_error.strerror or str(listing_error)
+            sys.stderr.write(f"rwalk: {os.fsdecode(path)}: {reason}\n")
+        raise typer.Exit(EXIT_TROUBLE)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail.
+
+    This is the recipe of the Python documentation (``signal`` module, "Note on
+    SIGPIPE"): the reader is gone, so whatever is still buffered has nowhere to go.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def main() -> None:
+    """The console script: run the app; Ctrl-C anywhere exits 130 without a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
