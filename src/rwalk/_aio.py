@@ -758,7 +758,8 @@ def awalk(
         )
     _check_count("concurrency", concurrency, 1)
     _check_count("read_ahead", read_ahead, 0)
-    sys.audit("rwalk.awalk", root, topdown, onerror, followlinks)
+    # As rwalk.walk and os.walk do: the arguments as given.
+    sys.audit("rwalk.awalk", top, topdown, onerror, followlinks)
     walk_in_order = _walk_top_down if topdown else _walk_bottom_up
     return walk_in_order(
         root,
