@@ -115,8 +115,9 @@ def _scan_depth_first(
 
     Directories are scanned in the walk's own order (depth-first, each directory's
     subdirectories in listing order), so that what is scanned first is needed first.
-    Stops after ``max_directories`` directories or ``seconds`` of wall time, or as
-    soon as ``stop`` is set (a directory being scanned is finished first).
+    Stops after ``max_directories`` directories, ``seconds`` of wall time, or one
+    directory that took a quarter of that, or as soon as ``stop`` is set (a directory
+    being scanned is finished first).
 
     :returns: the results in scanning order (the loop replays the same depth-first
         order to know which directory each belongs to), the job's wall time and the
@@ -129,6 +130,10 @@ def _scan_depth_first(
     deadline = started + seconds
     results: list[_ScanResult[AnyStr]] = []
     pending = list(reversed(roots))
+    # A directory slower than this is a sign of I/O latency: its subdirectories are
+    # better handed out to parallel jobs than listed one after another here.
+    slow = seconds / 4
+    scan_started = started
     while pending:
         # A bottom-up scan also gives enter_paths (subdirectories that are neither
         # links nor, without followlinks, links to directories), from the entries'
@@ -141,8 +146,15 @@ def _scan_depth_first(
         results.append(result)
         if type(result) is tuple and result[2]:
             pending.extend(reversed(result[2]))
-        if len(results) >= max_directories or clock() >= deadline or stop.stopped:
+        now = clock()
+        if (
+            len(results) >= max_directories
+            or now >= deadline
+            or now - scan_started >= slow
+            or stop.stopped
+        ):
             break
+        scan_started = now
     return results, clock() - started, time.thread_time() - cpu_started
 
 
@@ -343,14 +355,16 @@ class _Scheduler(Generic[AnyStr]):
 
     def _schedule(self) -> None:
         """Cut speculative jobs from the earliest segments while the limits allow."""
-        # Wait for room for a decent batch rather than send out a job per directory
-        # the caller takes (TCP's silly-window avoidance).
-        threshold = max(1, min(self._read_ahead, _JOB_MAX_DIRECTORIES) // 2)
-        while self._speculative_jobs < self._parallel and not self._closed:
-            room = self._room()
-            if room < threshold or not self._cut_job(
-                min(room, _JOB_MAX_DIRECTORIES), self._parallel - self._speculative_jobs
-            ):
+        parallel = self._parallel
+        # The room is shared among the jobs that may start, so that quotas reserved by
+        # jobs that list two slow directories each do not starve the others.  Below a
+        # share worth a hop, wait for more room rather than send out a job per
+        # directory the caller takes (TCP's silly-window avoidance).
+        smallest = max(1, min(self._read_ahead, _JOB_MAX_DIRECTORIES) // (2 * parallel))
+        while self._speculative_jobs < parallel and not self._closed:
+            free_slots = parallel - self._speculative_jobs
+            quota = min(_JOB_MAX_DIRECTORIES, self._room() // free_slots)
+            if quota < smallest or not self._cut_job(quota, free_slots):
                 return
 
     def _submit_urgent(self, node: _Directory[AnyStr]) -> None:
