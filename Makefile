@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install run test check pytest test-pythons bench-walk bench-cli bench docs clean
+.PHONY: install run test check pytest test-pythons bench-walk bench-awalk bench-cli bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ docs: $(STAMP)
 PYTHON313 := $(lastword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13.*/bin/python))
 bench-walk: $(STAMP)
 	PYTHONPATH=src $(or $(PYTHON313),$(BIN)/python) benchmarks/walk_bench.py $(ARGS)
+
+## bench-awalk: rwalk.awalk against os.walk: warm tree, +1 ms per scandir, loop gaps
+bench-awalk: $(STAMP)
+	$(BIN)/python benchmarks/awalk_bench.py $(ARGS)
 
 ## bench: the full comparison (rwalk against the stdlib, find, fd, tree); writes
 ## benchmarks/results/compare.json and, with matplotlib, compare.png

@@ -1,0 +1,788 @@
+"""rwalk.awalk: the same walk as rwalk.walk, run on worker threads, driven from asyncio.
+
+Most tests walk this tree (built on real disk by the ``tree`` fixture)::
+
+    top/
+    ├── a/
+    │   ├── a1/
+    │   │   └── deep/
+    │   │       └── f
+    │   ├── a2/
+    │   └── f
+    ├── b/
+    │   └── b1/
+    │       └── f
+    ├── link-to-a -> a        (a link to a directory: listed, entered only when followed)
+    ├── broken -> missing     (a file)
+    ├── fifo                  (a file, never opened)
+    ├── undecodable-\\xff      (a directory whose name is not UTF-8)
+    └── f
+
+Each test builds what it needs on top of it.  Expected values come from ``rwalk.walk``
+and ``os.walk`` over the same tree, never from awalk itself.  Nothing sleeps for a
+fixed time: where a test must wait for worker threads, it waits for a condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+import rwalk
+from rwalk import _aio
+
+WalkRecord = tuple[Any, list[Any], list[Any]]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    top = tmp_path / "top"
+    for directory in ("a/a1/deep", "a/a2", "b/b1"):
+        (top / directory).mkdir(parents=True)
+    for file in ("f", "a/f", "b/b1/f", "a/a1/deep/f"):
+        (top / file).write_bytes(b"")
+    (top / "link-to-a").symlink_to("a")
+    (top / "broken").symlink_to("missing")
+    os.mkfifo(top / "fifo")
+    os.mkdir(os.fsencode(top) + b"/undecodable-\xff")
+    return top
+
+
+def run_walk(walk: AsyncIterator[WalkRecord], edit: Callable[..., None] | None = None) -> list[Any]:
+    """Collect an async walk in a fresh event loop, applying ``edit`` after each tuple."""
+
+    async def collect() -> list[Any]:
+        records = []
+        async for dirpath, dirnames, filenames in walk:
+            records.append((dirpath, list(dirnames), list(filenames)))
+            if edit is not None:
+                edit(dirpath, dirnames, filenames)
+        return records
+
+    return asyncio.run(collect())
+
+
+def sync_walk(walk: Iterator[WalkRecord], edit: Callable[..., None] | None = None) -> list[Any]:
+    records = []
+    for dirpath, dirnames, filenames in walk:
+        records.append((dirpath, list(dirnames), list(filenames)))
+        if edit is not None:
+            edit(dirpath, dirnames, filenames)
+    return records
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Block until ``condition()`` (polled); fail after 10 s rather than hang."""
+    done = threading.Event()
+    for _ in range(10_000):
+        if condition():
+            return
+        done.wait(0.001)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def shared_threads_idle() -> bool:
+    threads = _aio._shared_threads
+    if threads is None:
+        return True
+    with threads._lock:
+        return threads._queued == 0 and threads._idle == len(threads._threads)
+
+
+def open_descriptors() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+class RecordingExecutor(ThreadPoolExecutor):
+    """A user executor that counts submissions and knows when it is idle."""
+
+    def __init__(self, max_workers: int = 4) -> None:
+        super().__init__(max_workers=max_workers)
+        self.submitted = 0
+        self.futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        self.submitted += 1
+        self.futures.append(future)
+        return future
+
+    def idle(self) -> bool:
+        return all(future.done() for future in self.futures)
+
+
+# ---------------------------------------------------------------- parity
+
+
+@pytest.mark.parametrize("topdown", [True, False], ids=["top-down", "bottom-up"])
+@pytest.mark.parametrize("followlinks", [False, True], ids=["links-kept", "links-followed"])
+@pytest.mark.parametrize("top_kind", ["str", "bytes", "pathlike"])
+def test_yields_what_walk_and_os_walk_yield(
+    tree: Path, topdown: bool, followlinks: bool, top_kind: str
+) -> None:
+    top: Any = {"str": str(tree), "bytes": os.fsencode(tree), "pathlike": tree}[top_kind]
+    expected = sync_walk(rwalk.walk(top, topdown, None, followlinks))
+    assert sync_walk(os.walk(top, topdown, None, followlinks)) == expected
+    assert run_walk(rwalk.awalk(top, topdown, None, followlinks)) == expected
+
+
+@pytest.mark.parametrize("read_ahead", [0, 1, 3, 1024])
+@pytest.mark.parametrize("concurrency", [1, 2, 32])
+def test_order_does_not_depend_on_concurrency(
+    tree: Path, read_ahead: int, concurrency: int
+) -> None:
+    expected = sync_walk(rwalk.walk(tree))
+    actual = run_walk(rwalk.awalk(tree, concurrency=concurrency, read_ahead=read_ahead))
+    assert actual == expected
+
+
+def test_a_user_executor_runs_the_walk(tree: Path) -> None:
+    with RecordingExecutor() as executor:
+        actual = run_walk(rwalk.awalk(tree, executor=executor))
+    assert actual == sync_walk(rwalk.walk(tree))
+    assert executor.submitted > 0
+
+
+def test_a_process_pool_runs_the_walk(tree: Path) -> None:
+    # The jobs are module-level functions of plain values: they pickle.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(2, mp_context=get_context("fork")) as executor:
+        actual = run_walk(rwalk.awalk(tree, topdown=False, executor=executor))
+    assert actual == sync_walk(rwalk.walk(tree, topdown=False))
+
+
+def edits(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:
+    """Prune, reorder, duplicate and add names, decided by the path alone."""
+    name = os.fsdecode(os.path.basename(dirpath))
+    dirnames.sort(reverse=True)
+    if name == "top":
+        dirnames.remove("b")  # a pruned subtree with an unpruned sibling
+        dirnames.append(dirnames[0])  # walked twice, as os.walk walks it twice
+        dirnames.append("no-such-directory")  # reported through onerror
+    if name == "a":
+        dirnames.clear()
+
+
+@pytest.mark.parametrize("read_ahead", [0, 1024])
+def test_follows_pruning_reordering_and_added_names(tree: Path, read_ahead: int) -> None:
+    expected_errors: list[OSError] = []
+    expected = sync_walk(rwalk.walk(tree, onerror=expected_errors.append), edits)
+    assert sync_walk(os.walk(tree), edits) == expected
+    errors: list[OSError] = []
+    actual = run_walk(rwalk.awalk(tree, onerror=errors.append, read_ahead=read_ahead), edits)
+    assert actual == expected
+    assert [(e.errno, e.filename) for e in errors] == [
+        (e.errno, e.filename) for e in expected_errors
+    ]
+    assert [e.filename for e in errors] == [os.path.join(tree, "no-such-directory")]
+
+
+def test_edits_have_no_effect_bottom_up(tree: Path) -> None:
+    expected = sync_walk(rwalk.walk(tree, topdown=False))
+    assert run_walk(rwalk.awalk(tree, topdown=False), edits) == expected
+
+
+def test_a_directory_replaced_by_a_link_after_its_parent_was_yielded_is_not_entered(
+    tree: Path,
+) -> None:
+    """bpo-23605: the link check happens after the yield, as in os.walk."""
+
+    def replace_b(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:
+        if dirpath == str(tree):
+            os.rename(tree / "b", tree / "b-moved")
+            (tree / "b").symlink_to("a")
+
+    actual = run_walk(rwalk.awalk(tree), replace_b)
+    paths = [dirpath for dirpath, _, _ in actual]
+    assert str(tree / "b") not in paths
+    assert not any(path.startswith(str(tree / "b") + os.sep) for path in paths)
+    assert str(tree / "a") in paths
+
+
+def test_missing_top_yields_nothing_and_reports_it() -> None:
+    errors: list[OSError] = []
+    assert run_walk(rwalk.awalk("/nonexistent/rwalk-test", onerror=errors.append)) == []
+    assert [(e.errno, e.filename) for e in errors] == [(errno.ENOENT, "/nonexistent/rwalk-test")]
+
+
+def test_a_file_as_top_yields_nothing(tree: Path) -> None:
+    assert run_walk(rwalk.awalk(tree / "f")) == []
+
+
+def test_deep_chain_under_a_low_recursion_limit(tmp_path: Path) -> None:
+    current = str(tmp_path)
+    for _ in range(400):
+        current = os.path.join(current, "d")
+        os.mkdir(current)
+    expected = sync_walk(rwalk.walk(tmp_path))
+    limit = sys.getrecursionlimit()
+    depth = len(__import__("inspect").stack())
+    sys.setrecursionlimit(depth + 60)
+    try:
+        actual = run_walk(rwalk.awalk(tmp_path))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert actual == expected
+    assert len(actual) == 401
+
+
+# ---------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("topdown", [True, False])
+@pytest.mark.parametrize("followlinks", [False, True])
+def test_no_file_system_call_runs_on_the_loop_thread(
+    tree: Path, topdown: bool, followlinks: bool
+) -> None:
+    callers: dict[str, set[int]] = {"scandir": set(), "entry": set(), "islink": set()}
+    real_scandir = os.scandir
+    real_islink = os.path.islink
+
+    class RecordingEntry:
+        def __init__(self, entry: os.DirEntry[str]) -> None:
+            self._entry = entry
+            self.name = entry.name
+            self.path = entry.path
+
+        def is_dir(self) -> bool:
+            callers["entry"].add(threading.get_ident())
+            return self._entry.is_dir()
+
+        def is_symlink(self) -> bool:
+            callers["entry"].add(threading.get_ident())
+            return self._entry.is_symlink()
+
+    class RecordingScandir:
+        def __init__(self, path: Any) -> None:
+            callers["scandir"].add(threading.get_ident())
+            self._entries = real_scandir(path)
+
+        def __enter__(self) -> RecordingScandir:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            self._entries.close()
+
+        def __iter__(self) -> Iterator[RecordingEntry]:
+            for entry in self._entries:
+                callers["entry"].add(threading.get_ident())
+                yield RecordingEntry(entry)
+
+    def recording_islink(path: Any) -> bool:
+        callers["islink"].add(threading.get_ident())
+        return real_islink(path)
+
+    with (
+        mock.patch("os.scandir", RecordingScandir),
+        mock.patch("os.path.islink", recording_islink),
+    ):
+        expected = sync_walk(rwalk.walk(tree, topdown, None, followlinks))
+        for calls in callers.values():
+            calls.clear()
+        loop_thread = threading.get_ident()  # asyncio.run runs the loop on this thread
+        actual = run_walk(rwalk.awalk(tree, topdown, None, followlinks))
+    assert actual == expected
+    assert callers["scandir"]
+    assert callers["entry"]
+    if topdown and not followlinks:
+        assert callers["islink"]  # the post-yield check did run, somewhere
+    for calls in callers.values():
+        assert loop_thread not in calls
+
+
+@pytest.mark.parametrize("topdown", [True, False])
+def test_onerror_runs_on_the_loop_thread(tree: Path, topdown: bool) -> None:
+    (tree / "b" / "b1").chmod(0)
+    threads: list[int] = []
+
+    def failing_scandir(path: Any) -> Any:
+        if os.fsdecode(path).endswith("b1"):
+            raise PermissionError(errno.EACCES, "denied", path)
+        return real_scandir(path)
+
+    def record(error: OSError) -> None:
+        threads.append(threading.get_ident())
+        errors.append(error)
+
+    real_scandir = os.scandir
+    errors: list[OSError] = []
+    with mock.patch("os.scandir", failing_scandir):
+        run_walk(
+            rwalk.awalk(
+                tree,
+                topdown,
+                onerror=record,
+            )
+        )
+    assert [e.filename for e in errors] == [str(tree / "b" / "b1")]
+    assert threads == [threading.get_ident()]
+
+
+# ---------------------------------------------------------------- onerror
+
+
+def test_a_coroutine_onerror_is_awaited_before_the_walk_goes_on(tree: Path) -> None:
+    events: list[tuple[str, Any]] = []
+
+    def record_sync(error: OSError) -> None:
+        events.append(("error", error.filename))
+
+    expected_events: list[tuple[str, Any]] = []
+    events = expected_events
+    for dirpath, dirnames, _ in rwalk.walk(tree, onerror=record_sync):
+        events.append(("tuple", dirpath))
+        edits(dirpath, dirnames, [])
+
+    actual_events: list[tuple[str, Any]] = []
+
+    async def record_async(error: OSError) -> None:
+        await asyncio.sleep(0)  # a real suspension: the walk must wait for it
+        await asyncio.sleep(0)
+        actual_events.append(("error", error.filename))
+
+    async def main() -> None:
+        async for dirpath, dirnames, _ in rwalk.awalk(tree, onerror=record_async):
+            actual_events.append(("tuple", dirpath))
+            edits(dirpath, dirnames, [])
+
+    asyncio.run(main())
+    assert ("error", os.path.join(tree, "no-such-directory")) in actual_events
+    assert actual_events == expected_events
+
+
+class Stop(Exception):
+    pass
+
+
+def test_an_onerror_that_raises_ends_the_walk_with_its_exception(tree: Path) -> None:
+    def stop(error: OSError) -> None:
+        raise Stop(error.filename)
+
+    with pytest.raises(Stop) as raised:
+        run_walk(rwalk.awalk(tree, onerror=stop), edits)
+    assert raised.value.args == (os.path.join(tree, "no-such-directory"),)
+
+
+def test_a_coroutine_onerror_that_raises_ends_the_walk(tree: Path) -> None:
+    async def stop(error: OSError) -> None:
+        raise Stop(error.filename)
+
+    with pytest.raises(Stop):
+        run_walk(rwalk.awalk(tree, onerror=stop), edits)
+
+
+def test_a_scan_that_raises_something_else_raises_where_walk_would(tree: Path) -> None:
+    real_scandir = os.scandir
+
+    def broken_scandir(path: Any) -> Any:
+        if os.fsdecode(path).endswith("b1"):
+            raise ZeroDivisionError(path)
+        return real_scandir(path)
+
+    with mock.patch("os.scandir", broken_scandir):
+        with pytest.raises(ZeroDivisionError):
+            sync_walk(rwalk.walk(tree))
+        with pytest.raises(ZeroDivisionError):
+            run_walk(rwalk.awalk(tree))
+        # Pruned before it is reached: never raised, as with walk.
+        expected = sync_walk(rwalk.walk(tree), edits)
+        assert run_walk(rwalk.awalk(tree), edits) == expected
+
+
+# ---------------------------------------------------------------- speculation
+
+
+def test_pruned_speculative_scans_are_never_shown_nor_reported(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    (top / "kept").mkdir(parents=True)
+    for index in range(5):
+        (top / "pruned" / f"sub{index}" / "deeper").mkdir(parents=True)
+    scanned: list[str] = []
+    real_scandir = os.scandir
+
+    def failing_below_pruned(path: Any) -> Any:
+        scanned.append(os.fsdecode(path))
+        if os.path.basename(path) == "deeper":
+            raise PermissionError(errno.EACCES, "denied", path)
+        return real_scandir(path)
+
+    errors: list[OSError] = []
+    tuples: list[str] = []
+
+    async def main() -> None:
+        async for dirpath, dirnames, _ in rwalk.awalk(top, onerror=errors.append):
+            tuples.append(dirpath)
+            if dirpath == str(top):
+                # Let the speculative scans of the pruned subtree (errors included)
+                # land before pruning it, so that there is something to discard.
+                while sum("deeper" in path for path in scanned) < 5:
+                    await asyncio.sleep(0.001)
+                dirnames.remove("pruned")
+
+    with mock.patch("os.scandir", failing_below_pruned):
+        asyncio.run(main())
+    assert tuples == [str(top), str(top / "kept")]
+    assert errors == []
+
+
+def test_read_ahead_zero_scans_only_what_the_walk_reaches(tree: Path) -> None:
+    scanned: list[str] = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path: Any) -> Any:
+        scanned.append(os.fsdecode(path))
+        return real_scandir(path)
+
+    def prune_all(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:
+        dirnames.clear()
+
+    expected = sync_walk(rwalk.walk(tree), prune_all)
+    with mock.patch("os.scandir", recording_scandir):
+        assert run_walk(rwalk.awalk(tree, read_ahead=0), prune_all) == expected
+    assert scanned == [str(tree)]
+
+
+def wide_tree(root: Path, directories: int) -> Path:
+    top = root / "wide"
+    for index in range(directories):
+        (top / f"d{index // 20}" / f"d{index}").mkdir(parents=True)
+    return top
+
+
+@pytest.mark.parametrize("read_ahead", [0, 8, 64])
+def test_read_ahead_is_bounded_when_the_caller_never_resumes(
+    tmp_path: Path, read_ahead: int
+) -> None:
+    top = wide_tree(tmp_path, 400)
+    total = len(sync_walk(rwalk.walk(top)))
+    scanned: list[str] = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path: Any) -> Any:
+        scanned.append(os.fsdecode(path))
+        return real_scandir(path)
+
+    async def main() -> list[Any]:
+        with RecordingExecutor() as executor:
+            walk = rwalk.awalk(top, executor=executor, read_ahead=read_ahead)
+            first = await walk.__anext__()
+            # The caller now stays away.  Wait until the walk has nothing in flight
+            # and submits nothing more, however many loop iterations that takes.
+            while True:
+                submitted = executor.submitted
+                while not executor.idle():
+                    await asyncio.sleep(0.001)
+                for _ in range(20):
+                    await asyncio.sleep(0)
+                if executor.idle() and executor.submitted == submitted:
+                    break
+            assert 1 <= len(scanned) <= 1 + 2 * max(read_ahead, 1)
+            rest = [record async for record in walk]
+        return [first, *rest]
+
+    with mock.patch("os.scandir", recording_scandir):
+        records = asyncio.run(main())
+    assert len(records) == total == 421
+    assert len(scanned) == total
+
+
+# ---------------------------------------------------------------- closing and cancelling
+
+
+def stop_after(walk_steps: int, how: str, top: Path, executor: Any = None) -> int:
+    """Walk ``top`` and end the walk early after ``walk_steps`` tuples, one of four ways.
+
+    Returns how many tuples were received.
+    """
+    received = 0
+    pending: set[asyncio.Task[None]] = set()
+
+    async def consume(walk: AsyncIterator[WalkRecord]) -> None:
+        nonlocal received
+        async for _ in walk:
+            received += 1
+            if received >= walk_steps:
+                if how in ("cancel", "run-ends"):
+                    await asyncio.Event().wait()  # cancelled here
+                break
+
+    async def main() -> None:
+        walk = rwalk.awalk(top, executor=executor)
+        if how == "aclose":
+            async with contextlib.aclosing(walk):
+                await consume(walk)
+                await walk.aclose()
+        elif how == "cancel":
+            task = asyncio.create_task(consume(walk))
+            while received < walk_steps and not task.done():
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        elif how == "run-ends":
+            # asyncio.run cancels the pending task and closes the walk for us.
+            pending.add(asyncio.create_task(consume(walk)))
+            while received < walk_steps:
+                await asyncio.sleep(0)
+        else:
+            await consume(walk)
+
+    asyncio.run(main())
+    return received
+
+
+@pytest.mark.parametrize("how", ["break", "aclose", "cancel", "run-ends"])
+def test_ending_early_at_every_step_leaks_no_descriptor(tmp_path: Path, how: str) -> None:
+    top = wide_tree(tmp_path, 60)
+    steps = len(sync_walk(rwalk.walk(top)))
+    wait_until(shared_threads_idle, "rwalk's threads to be idle")
+    before = open_descriptors()
+    for walk_steps in range(1, steps + 1):
+        assert stop_after(walk_steps, how, top) == walk_steps
+    wait_until(shared_threads_idle, "rwalk's threads to be idle")
+    assert open_descriptors() == before
+
+
+@pytest.mark.parametrize("how", ["break", "aclose", "cancel"])
+def test_ending_early_submits_nothing_more(tmp_path: Path, how: str) -> None:
+    top = wide_tree(tmp_path, 60)
+    with RecordingExecutor() as executor:
+        for walk_steps in (1, 5, 30):
+            stop_after(walk_steps, how, top, executor)
+            wait_until(executor.idle, "the executor to be idle")
+            submitted = executor.submitted
+            # Nothing is left to submit more: the walk is closed, its loop is gone.
+            wait_until(executor.idle, "the executor to be idle")
+            assert executor.submitted == submitted
+
+
+def test_a_scan_running_at_close_finishes_and_is_dropped(tmp_path: Path) -> None:
+    top = wide_tree(tmp_path, 40)
+    blocked = threading.Event()
+    release = threading.Event()
+    scanned_after_release: list[str] = []
+    real_scandir = os.scandir
+
+    def slow_scandir(path: Any) -> Any:
+        if release.is_set():
+            scanned_after_release.append(os.fsdecode(path))
+        if path == str(top / "d1"):  # beyond the first job's quota of read_ahead
+            blocked.set()
+            release.wait(10)
+        return real_scandir(path)
+
+    errors: list[OSError] = []
+
+    async def main() -> None:
+        # The caller walks on until it waits for the blocked directory, and is
+        # cancelled there.
+        task = asyncio.create_task(_drain(rwalk.awalk(top, onerror=errors.append, read_ahead=8)))
+        while not blocked.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    with mock.patch("os.scandir", slow_scandir):
+        before = open_descriptors()
+        asyncio.run(main())
+        release.set()
+        wait_until(shared_threads_idle, "the blocked scan to finish")
+    assert scanned_after_release == []  # the job stopped after the scan it was in
+    assert errors == []
+    assert open_descriptors() <= before
+
+
+def test_an_executor_shut_down_mid_walk_ends_the_walk_with_a_clear_error(tmp_path: Path) -> None:
+    """Later jobs are refused: the walk raises instead of waiting forever."""
+    top = wide_tree(tmp_path, 200)
+
+    async def main() -> None:
+        executor = ThreadPoolExecutor(max_workers=1)
+        walk = rwalk.awalk(top, executor=executor, read_ahead=4)
+        await walk.__anext__()
+        executor.shutdown(wait=True)
+        with pytest.raises(RuntimeError, match="executor refused new work"):
+            await asyncio.wait_for(_drain(walk), timeout=10)
+
+    asyncio.run(main())
+
+
+def test_an_executor_cancelling_queued_jobs_ends_the_walk_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    """Queued jobs are cancelled by shutdown(cancel_futures=True): no hang either."""
+    top = wide_tree(tmp_path, 200)
+    release = threading.Event()
+
+    async def main() -> None:
+        executor = RecordingExecutor(max_workers=1)
+        walk = rwalk.awalk(top, executor=executor, read_ahead=4)
+        await walk.__anext__()
+        executor.submit(release.wait, 10)  # occupies the only worker
+        submitted = executor.submitted
+        walking = asyncio.create_task(_drain(walk))
+        while executor.submitted == submitted:  # until the walk queues a job
+            await asyncio.sleep(0.001)
+        executor.shutdown(wait=False, cancel_futures=True)
+        release.set()
+        with pytest.raises(RuntimeError, match="executor cancelled a scan job"):
+            await asyncio.wait_for(walking, timeout=10)
+
+    asyncio.run(main())
+
+
+async def _drain(walk: AsyncIterator[WalkRecord]) -> None:
+    async for _ in walk:
+        pass
+
+
+CLEAN_RUN = """
+import asyncio, contextlib, sys
+import rwalk
+
+top = sys.argv[1]
+
+async def walk_some(how, steps):
+    walk = rwalk.awalk(top)
+    received = 0
+    if how == "aclose":
+        async with contextlib.aclosing(walk):
+            async for _ in walk:
+                received += 1
+                if received == steps:
+                    return
+    async for _ in walk:
+        received += 1
+        if received == steps:
+            if how == "break":
+                break
+            await asyncio.Event().wait()
+
+async def main():
+    for steps in (1, 2, 7, 30):
+        await walk_some("break", steps)
+        await walk_some("aclose", steps)
+        task = asyncio.create_task(walk_some("cancel", steps))
+        for _ in range(200):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # Left pending for asyncio.run to cancel and finalize:
+    asyncio.create_task(walk_some("cancel", 3))
+    await asyncio.sleep(0)
+
+for _ in range(3):
+    asyncio.run(main())
+print("done")
+"""
+
+
+def test_ending_walks_early_is_clean_in_development_mode(tmp_path: Path) -> None:
+    """No 'Task was destroyed', no 'never retrieved', no ResourceWarning, no warning."""
+    top = wide_tree(tmp_path, 60)
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", CLEAN_RUN, str(top)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stderr == ""
+    assert result.stdout == "done\n"
+    assert result.returncode == 0
+
+
+FEW_DESCRIPTORS = """
+import asyncio, os, resource, sys
+import rwalk
+
+top = sys.argv[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+expected = [(d, list(n), list(f)) for d, n, f in rwalk.walk(top)]
+errors = []
+
+async def collect():
+    return [(d, list(n), list(f)) async for d, n, f in rwalk.awalk(top, onerror=errors.append)]
+
+async def main():
+    results = await asyncio.gather(*(collect() for _ in range(100)))
+    assert all(result == expected for result in results), "a walk differs"
+
+asyncio.run(main())
+assert errors == [], errors
+print(len(expected))
+"""
+
+
+def test_a_hundred_interleaved_walks_run_under_64_descriptors(tmp_path: Path) -> None:
+    current = tmp_path / "deep"
+    for level in range(30):
+        current.mkdir()
+        for index in range(3):
+            (current / f"f{index}").write_bytes(b"")
+        current = current / f"d{level}"
+    result = subprocess.run(
+        [sys.executable, "-c", FEW_DESCRIPTORS, str(tmp_path / "deep")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stderr == ""
+    assert result.stdout == "30\n"
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def test_bad_arguments_fail_at_the_call() -> None:
+    with pytest.raises(TypeError):
+        rwalk.awalk(42)  # type: ignore[type-var]
+    with pytest.raises(TypeError, match="onerror"):
+        rwalk.awalk(".", onerror=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="executor"):
+        rwalk.awalk(".", executor=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="concurrency"):
+        rwalk.awalk(".", concurrency=0)
+    with pytest.raises(TypeError, match="concurrency"):
+        rwalk.awalk(".", concurrency=True)
+    with pytest.raises(ValueError, match="read_ahead"):
+        rwalk.awalk(".", read_ahead=-1)
+
+
+def test_awalk_raises_its_audit_event_with_the_arguments_as_given(tree: Path) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "rwalk.awalk":
+            seen.append(args)
+
+    sys.addaudithook(hook)
+    onerror: Callable[[OSError], Awaitable[None] | None] = print
+    rwalk.awalk(tree, False, onerror, True)
+    assert seen[-1] == (tree, False, onerror, True)
+
+
+def test_aclose_before_the_first_step_does_nothing(tree: Path) -> None:
+    async def main() -> None:
+        walk = rwalk.awalk(tree)
+        await walk.aclose()
+        assert [record async for record in walk] == []
+
+    asyncio.run(main())

@@ -1,0 +1,193 @@
+"""Property: on any tree, rwalk.awalk yields exactly what rwalk.walk and os.walk yield.
+
+Trees come from :func:`strategies.trees`, built on real disk and in a fresh pyfakefs
+file system per example.  Each example compares the tuples and the errors handed to
+``onerror`` (type, errno, filename), with ``dirnames`` shuffled, pruned and extended at
+each step by a policy drawn from the seed (:func:`strategies.pruner`), and with the
+walk's concurrency and read-ahead drawn too: the output must not depend on them.
+
+References: on disk, CPython 3.13's algorithm (:mod:`cpython_walk`) and ``rwalk.walk``;
+in pyfakefs, ``rwalk.walk`` over the same fake ``os`` (pyfakefs's own ``os.walk`` is not
+the stdlib's algorithm), both reaching the fake file system through ``rwalk._scan``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from pyfakefs import fake_filesystem, fake_os
+from pyfakefs import helpers as pyfakefs_helpers
+
+import cpython_walk
+import rwalk
+from rwalk import _scan
+from strategies import (
+    TreeSpec,
+    WalkResult,
+    build_in_fake_fs,
+    build_on_disk,
+    depth_below,
+    error_recorder,
+    pruner,
+    record_walk,
+    top_as,
+    trees,
+)
+
+TOP_KINDS = st.sampled_from(["str", "bytes", "pathlike"])
+# pyfakefs's scandir cannot list a bytes path: bytes tops are covered on disk only.
+FAKE_FS_TOP_KINDS = st.sampled_from(["str", "pathlike"])
+SEEDS = st.integers(0, 2**32 - 1)
+# Bound for top-down walks that follow links on cyclic trees.
+FOLLOW_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How awalk is asked to schedule: it must not change what it yields."""
+
+    concurrency: int
+    read_ahead: int
+
+
+SETTINGS = st.builds(
+    Settings, concurrency=st.sampled_from([1, 2, 32]), read_ahead=st.sampled_from([0, 1, 4, 1024])
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    topdown: bool
+    followlinks: bool
+    seed: int | None  # of the pruning policy; None: no edits
+    max_depth: int | None = None
+
+
+def run_sync(walk: Any, top: Any, options: Options) -> WalkResult:
+    errors, onerror = error_recorder()
+    return record_walk(
+        walk(top, topdown=options.topdown, onerror=onerror, followlinks=options.followlinks),
+        errors,
+        top=top,
+        prune=None if options.seed is None else pruner(options.seed),
+        max_depth=options.max_depth,
+    )
+
+
+def run_async(top: Any, options: Options, settings: Settings) -> WalkResult:
+    """As :func:`strategies.record_walk`, for awalk: record each tuple, then edit."""
+    errors, onerror = error_recorder()
+    prune = None if options.seed is None else pruner(options.seed)
+    fspath_top = os.fspath(top)
+
+    async def collect(walk: AsyncIterator[tuple[Any, list[Any], list[Any]]]) -> WalkResult:
+        tuples = []
+        async for dirpath, dirnames, filenames in walk:
+            tuples.append((dirpath, list(dirnames), list(filenames)))
+            if prune is not None:
+                prune(dirpath, dirnames, filenames)
+            if options.max_depth is not None and (
+                depth_below(fspath_top, dirpath) >= options.max_depth
+            ):
+                dirnames.clear()
+        return WalkResult(tuples, errors)
+
+    walk = rwalk.awalk(
+        top,
+        options.topdown,
+        onerror,
+        options.followlinks,
+        concurrency=settings.concurrency,
+        read_ahead=settings.read_ahead,
+    )
+    return asyncio.run(collect(walk))
+
+
+def assert_same_walks_on_disk(
+    spec: TreeSpec, top_kind: str, options: Options, settings: Settings
+) -> None:
+    with tempfile.TemporaryDirectory() as temporary:
+        root = os.path.join(temporary, "root")
+        os.mkdir(root)
+        build_on_disk(root, spec)
+        top = top_as(top_kind, root)
+        expected = run_sync(cpython_walk.make_walk(os), top, options)
+        assert run_sync(rwalk.walk, top, options) == expected
+        assert run_async(top, options, settings) == expected
+
+
+@given(
+    spec=trees(),
+    topdown=st.booleans(),
+    top_kind=TOP_KINDS,
+    seed=st.none() | SEEDS,
+    settings=SETTINGS,
+)
+def test_awalk_matches_os_walk_on_disk(
+    spec: TreeSpec, topdown: bool, top_kind: str, seed: int | None, settings: Settings
+) -> None:
+    assert_same_walks_on_disk(spec, top_kind, Options(topdown, False, seed), settings)
+
+
+@given(spec=trees(), top_kind=TOP_KINDS, seed=st.none() | SEEDS, settings=SETTINGS)
+def test_awalk_following_links_top_down_matches_os_walk_on_disk(
+    spec: TreeSpec, top_kind: str, seed: int | None, settings: Settings
+) -> None:
+    options = Options(True, True, seed, FOLLOW_DEPTH)
+    assert_same_walks_on_disk(spec, top_kind, options, settings)
+
+
+@given(spec=trees(max_links_to_directories=1), top_kind=TOP_KINDS, settings=SETTINGS)
+def test_awalk_following_links_bottom_up_matches_os_walk_on_disk(
+    spec: TreeSpec, top_kind: str, settings: Settings
+) -> None:
+    # At most one link to a directory, so that a cycle ends at the kernel's limit of
+    # 40 links per lookup (as in the walk's own property test).
+    assert_same_walks_on_disk(spec, top_kind, Options(False, True, None), settings)
+
+
+@given(
+    spec=trees(fifos=False, undecodable=False),
+    topdown=st.booleans(),
+    followlinks=st.booleans(),
+    top_kind=FAKE_FS_TOP_KINDS,
+    seed=st.none() | SEEDS,
+    settings=SETTINGS,
+)
+def test_awalk_matches_walk_in_pyfakefs(
+    *,
+    spec: TreeSpec,
+    topdown: bool,
+    followlinks: bool,
+    top_kind: str,
+    seed: int | None,
+    settings: Settings,
+) -> None:
+    filesystem = fake_filesystem.FakeFilesystem()
+    fake_os_module = fake_os.FakeOsModule(filesystem)
+    root = "/data/root"
+    build_in_fake_fs(filesystem, root, spec)
+    top = top_as(top_kind, root)
+    # Bottom-up walks that follow links are finite only with at most one link to a
+    # directory (see the disk test); top-down ones are bounded by clearing dirnames.
+    assume(not (followlinks and not topdown and spec.links_to_directories > 1))
+    options = Options(topdown, followlinks, seed, FOLLOW_DEPTH if followlinks else None)
+    # A normal user, so that unreadable directories fail to list (PermissionError).
+    user = pyfakefs_helpers.get_uid()
+    pyfakefs_helpers.set_uid(1000)
+    try:
+        with mock.patch.object(_scan, "os", fake_os_module):
+            expected = run_sync(rwalk.walk, top, options)
+            # The worker threads see the fake os too: it is _scan's module global.
+            actual = run_async(top, options, settings)
+    finally:
+        pyfakefs_helpers.set_uid(user)
+    assert actual == expected
