@@ -643,6 +643,11 @@ class _ScanThreads:
         self._queued = 0
 
     def run(self, task: Callable[[], None]) -> None:
+        if sys.is_finalizing():
+            # Python 3.10/3.11 let Thread.start() wait forever for a thread that the
+            # shutting-down interpreter ends at once (3.12+ raise this error).
+            raise RuntimeError("rwalk: cannot start a scan while the interpreter exits")
+        thread = None
         with self._lock:
             self._tasks.put(task)
             self._queued += 1
@@ -653,7 +658,10 @@ class _ScanThreads:
                 self._threads.append(thread)
                 # Counted idle from now, so that the next task does not start another.
                 self._idle += 1
-                thread.start()
+        # Started outside the lock: Thread.start() waits for the new thread to run, and
+        # a thread must never be waited for while holding a lock the threads take.
+        if thread is not None:
+            thread.start()
 
     def _serve(self) -> None:
         get = self._tasks.get

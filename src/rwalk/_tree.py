@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
@@ -71,6 +71,8 @@ class ListingOptions:
     """``--du``: give each node its :attr:`Node.total_size`."""
     gitignore: bool = False
     """``--gitignore``: leave out what the ``.gitignore`` files in the tree ignore."""
+    one_filesystem: bool = False
+    """``-x``: do not enter a directory on another device than its root (it is listed)."""
 
 
 class Node(NamedTuple):
@@ -214,6 +216,12 @@ class WalkTupleLister:
         if self._current_dirnames is not None:
             self._current_dirnames[:] = names
             self._current_dirnames = None
+
+    def close(self) -> None:
+        """End the walk (and, for ``awalk``, its event loop and scans)."""
+        close = getattr(self._walk, "close", None)
+        if close is not None:
+            close()
 
 
 _Item = TypeVar("_Item")
@@ -363,6 +371,8 @@ class _OpenDirectory:
 
 
 _Identity = tuple[int, int]
+# In a directory's identities: "on another device, not entered" (-x).
+_OTHER_DEVICE: _Identity = (-1, -1)
 # A directory's entries, filtered and sorted; (with -l) the (device, inode) of each
 # subdirectory to enter, or None for one that leads back to an ancestor; and (with
 # --du) each entry's total size.
@@ -374,7 +384,7 @@ def tree_events(
     lister_for: Callable[[bytes], Lister],
     options: ListingOptions,
     tally: Tally,
-) -> Iterator[Event]:
+) -> Generator[Event, None, None]:
     """The listing of ``roots``, as a stream of :class:`Node` and :data:`LEAVE` events.
 
     ``lister_for(root)`` gives the :class:`Lister` of each root in turn (a walk-based
@@ -383,7 +393,15 @@ def tree_events(
     """
     for index, root in enumerate(roots):
         lister = lister_for(root)
-        yield from _root_events(root, index == len(roots) - 1, lister, options, tally)
+        try:
+            yield from _root_events(root, index == len(roots) - 1, lister, options, tally)
+        finally:
+            # A walk-based lister may hold a walk the listing never read to its end
+            # (it knows when it is done): close it now, while the interpreter is whole,
+            # not when the garbage collector finds it at exit.
+            close = getattr(lister, "close", None)
+            if close is not None:
+                close()
 
 
 def _root_events(
@@ -414,6 +432,7 @@ def _root_events(
         return
     tally.directories += 1
     identity = _identity(root_stat) if options.follow_links else None
+    root_device = root_stat.st_dev if options.one_filesystem and root_stat is not None else None
     # The (device, inode) of every directory from the root to the one being listed.
     ancestors = {identity} if identity is not None else set()
     root_ignore = None
@@ -429,6 +448,7 @@ def _root_events(
         options=options,
         ancestors=ancestors,
         ignore=root_ignore,
+        root_device=root_device,
     )
     root_total = None
     if options.disk_usage:
@@ -481,7 +501,12 @@ def _root_events(
                 tally.directories += 1
             else:
                 tally.files += 1
-            if not is_dir or (is_symlink and not follow) or depth == max_depth:
+            if (
+                not is_dir
+                or (is_symlink and not follow)
+                or depth == max_depth
+                or directory.identities.get(name) == _OTHER_DEVICE
+            ):
                 yield Node(
                     name, path, depth, index == count, is_dir, is_symlink, target,
                     entry_stat, b"", False, total,
@@ -513,6 +538,7 @@ def _root_events(
                 options=options,
                 ancestors=ancestors,
                 ignore=child_ignore,
+                root_device=root_device,
             )
             yield Node(
                 name, path, depth, index == count, is_dir, is_symlink, target,
@@ -543,14 +569,27 @@ def _prepare(
     options: ListingOptions,
     ancestors: set[_Identity],
     ignore: IgnoreChain | None,
+    root_device: int | None = None,
 ) -> _Prepared:
-    """Filter and sort a fresh listing; tell the lister which subdirectories come next."""
+    """Filter and sort a fresh listing; tell the lister which subdirectories come next.
+
+    ``root_device`` (with ``-x``) is the root's ``st_dev``: a subdirectory on another
+    device is marked :data:`_OTHER_DEVICE` and not entered.
+    """
     entries = _keep(listing, options, path, ignore)
     if options.sort != "none" or options.dirs_first:
         _sort_entries(entries, path, options)
     identities: dict[bytes, _Identity | None] = {}
     totals = (
-        _total_sizes(path, depth, entries, options=options, ancestors=ancestors, ignore=ignore)
+        _total_sizes(
+            path,
+            depth,
+            entries,
+            options=options,
+            ancestors=ancestors,
+            ignore=ignore,
+            root_device=root_device,
+        )
         if options.disk_usage
         else {}
     )
@@ -561,6 +600,12 @@ def _prepare(
     to_enter = []
     for name, is_dir, is_symlink in entries:
         if not is_dir or (is_symlink and not follow):
+            continue
+        if root_device is not None and _device_of(os.path.join(path, name)) not in (
+            None,
+            root_device,
+        ):
+            identities[name] = _OTHER_DEVICE
             continue
         if follow:
             # Loops are found as walkdir and fd find them: a directory whose (device,
@@ -583,6 +628,7 @@ def _total_sizes(
     options: ListingOptions,
     ancestors: set[_Identity],
     ignore: IgnoreChain | None,
+    root_device: int | None = None,
 ) -> dict[bytes, int]:
     """``--du``: the total size of each of ``path``'s listed ``entries`` (at ``depth``).
 
@@ -601,9 +647,16 @@ def _total_sizes(
         child = os.path.join(path, name)
         own = _lstat_or_none(child)
         total = own.st_size if own is not None else 0
-        if is_dir and (follow or not is_symlink) and depth != max_depth:
+        if (
+            is_dir
+            and (follow or not is_symlink)
+            and depth != max_depth
+            and (root_device is None or _device_of(child) in (None, root_device))
+        ):
             child_ignore = ignore.enter(child) if ignore is not None else None
-            total += _contents_size(child, depth + 1, options, ancestors, child_ignore)
+            total += _contents_size(
+                child, depth + 1, options, ancestors, child_ignore, root_device=root_device
+            )
         totals[name] = total
     return totals
 
@@ -614,6 +667,8 @@ def _contents_size(
     options: ListingOptions,
     ancestors: set[_Identity],
     ignore: IgnoreChain | None,
+    *,
+    root_device: int | None = None,
 ) -> int:
     """The summed sizes of what the listing shows inside ``path`` (its entries at
     ``depth``, and theirs), or 0 if ``path`` cannot be listed or leads to an ancestor.
@@ -647,6 +702,8 @@ def _contents_size(
                 total += own.st_size
             if not is_dir or (is_symlink and not follow) or entries_depth == max_depth:
                 continue
+            if root_device is not None and _device_of(child) not in (None, root_device):
+                continue
             child_identity = None
             if follow:
                 child_identity = _identity(_stat_or_none(child))
@@ -670,6 +727,12 @@ def _contents_size(
 
 def _identity(result: os.stat_result | None) -> tuple[int, int] | None:
     return (result.st_dev, result.st_ino) if result is not None else None
+
+
+def _device_of(path: bytes) -> int | None:
+    """``st_dev`` of what ``path`` leads to (links followed), or None if unreadable."""
+    result = _stat_or_none(path)
+    return result.st_dev if result is not None else None
 
 
 def _stat_or_none(path: bytes) -> os.stat_result | None:

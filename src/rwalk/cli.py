@@ -147,6 +147,12 @@ def list_tree(
     follow_links: Annotated[
         bool, typer.Option("-l", help="Follow links to directories (not back to an ancestor).")
     ] = False,
+    one_filesystem: Annotated[
+        bool,
+        typer.Option(
+            "-x", "--one-file-system", help="Stay on each root's file system (as find -xdev)."
+        ),
+    ] = False,
     no_report: Annotated[bool, typer.Option("--noreport", help="Omit the closing report.")] = False,
     dirs_first: Annotated[
         bool, typer.Option("--dirsfirst", help="List directories before files.")
@@ -217,6 +223,7 @@ def list_tree(
         want_stat=bool(show_sizes or colours or json_output),
         disk_usage=disk_usage,
         gitignore=gitignore,
+        one_filesystem=one_filesystem,
     )
     roots = [root_argument(path) for path in paths or ["."]]
     if use_async:
@@ -264,6 +271,9 @@ def list_tree(
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        # Ends any walk still open (--async: its event loop and scans) now, not at exit.
+        events.close()
     if tally.errors:
         for path, listing_error in tally.errors:
             reason = listing_error.strerror or str(listing_error)
