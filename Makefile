@@ -50,17 +50,20 @@ bench-walk: $(STAMP)
 bench-awalk: $(STAMP)
 	$(BIN)/python benchmarks/awalk_bench.py $(ARGS)
 
-## bench: the full comparison (rwalk against the stdlib, find, fd, tree); writes
-## benchmarks/results/compare.json and, with matplotlib, compare.png
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
-	mkdir -p benchmarks/results
-	$(BIN)/python benchmarks/compare.py --json benchmarks/results/compare.json \
-		--chart benchmarks/results/compare.png $(ARGS)
+## bench: the full comparison (rwalk against the stdlib, find, fd, tree), with Python
+## 3.13 when pyenv has it (its os.walk and pathlib.Path.walk handle the deep tree), in
+## .venv-bench with the optional rows (scandir-rs) and the chart (matplotlib); writes
+## benchmarks/results/compare.json and compare.png
+BENCH_PYTHON := $(or $(PYTHON313),$(PYTHON))
+.venv-bench/.installed: pyproject.toml
+	$(BENCH_PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
 
-## bench-cli: the rwalk command against GNU tree (whole processes) and its startup
-bench-cli: $(STAMP)
-	$(BIN)/python benchmarks/cli_bench.py
+bench: .venv-bench/.installed
+	mkdir -p benchmarks/results
+	.venv-bench/bin/python benchmarks/compare.py --json benchmarks/results/compare.json \
+		--chart benchmarks/results/compare.png $(ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis
