@@ -232,9 +232,13 @@ def _json_type(node: Node) -> bytes:
     return b"file"
 
 
-def _json_object(node: Node, sizes: bool) -> bytes:
-    """A node's JSON object, left open before its ``contents`` or closing brace."""
-    text = b'{"type":"' + _json_type(node) + b'","name":' + json_string(node.name)
+def _json_object(node: Node, sizes: bool, full_path: bool = False) -> bytes:
+    """A node's JSON object, left open before its ``contents`` or closing brace.
+
+    With ``full_path`` (``-f``) the name is the path from the root, as ``tree -J -f``.
+    """
+    name = node.path if full_path else node.name
+    text = b'{"type":"' + _json_type(node) + b'","name":' + json_string(name)
     if node.target is not None:
         text += b',"target":' + json_string(node.target)
     if sizes:
@@ -268,6 +272,7 @@ def write_json(
     write: Write,
     *,
     disk_usage: bool = False,
+    full_path: bool = False,
 ) -> None:
     """Write the listing in ``tree -J``'s shape, valid JSON for any name.
 
@@ -285,7 +290,7 @@ def write_json(
             write(b"\n" + indent + (b"]}" if is_last else b"]},"))
             continue
         indent = b"  " * (node.depth + 1)
-        text = _json_object(node, sizes)
+        text = _json_object(node, sizes, full_path)
         if node.note:
             message = node.note.strip().strip(b"[]")
             text += b',"contents":[{"error":' + json_string(message) + b"}]}"

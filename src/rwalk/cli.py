@@ -250,6 +250,7 @@ def list_tree(
                 tally,
                 output.write,
                 disk_usage=disk_usage,
+                full_path=full_path,
             )
         else:
             style = TextStyle(
