@@ -69,11 +69,16 @@ DEFAULT_READ_AHEAD = 1024
 # A job stops after this much wall time (or after _JOB_MAX_DIRECTORIES): long enough
 # that the hop to the thread and back is a few percent of a job on a local disk, short
 # enough that a slow directory's subdirectories are soon handed to other jobs.
-_JOB_SECONDS = 0.002
-_JOB_MAX_DIRECTORIES = 256
+_JOB_SECONDS = 0.01
+_JOB_MAX_DIRECTORIES = 1024
+# A directory slower than this ends its job (see _scan_depth_first): a warm local one
+# takes 10-50 us, a network round trip 0.5 ms or more.
+_SLOW_DIRECTORY_SECONDS = 0.0005
 # Jobs in flight when listing is CPU-bound: one running, one queued behind it so that
 # the worker never waits for the loop.  More would only fight over the GIL.
-_MIN_PARALLEL_JOBS = 2
+_MIN_PARALLEL_JOBS = 0
+# How long the loop thread waits in place for a link check before awaiting it.
+_CHECK_WAIT_SECONDS = 0.0002
 
 _UNSCANNED, _IN_FLIGHT, _SCANNED, _TAKEN = range(4)
 
@@ -94,10 +99,14 @@ class _ScanCrash:
 class _StopSignal:
     """Set by a closing walk; its running jobs look at it between two directories."""
 
-    __slots__ = ("stopped",)
+    __slots__ = ("hungry", "stopped")
 
     def __init__(self) -> None:
         self.stopped = False
+        # Set while the walk has room for more parallel jobs but nothing to give them:
+        # a job that meets a slow directory then returns, so that the subdirectories
+        # it found go out to parallel jobs.  Otherwise it carries on (fewer hops).
+        self.hungry = False
 
 
 _ScanResult: TypeAlias = Listing[AnyStr] | OSError | _ScanCrash
@@ -132,7 +141,7 @@ def _scan_depth_first(
     pending = list(reversed(roots))
     # A directory slower than this is a sign of I/O latency: its subdirectories are
     # better handed out to parallel jobs than listed one after another here.
-    slow = seconds / 4
+    slow = _SLOW_DIRECTORY_SECONDS
     scan_started = started
     while pending:
         # A bottom-up scan also gives enter_paths (subdirectories that are neither
@@ -164,6 +173,53 @@ def _check_links(top: AnyStr, dirnames: list[AnyStr]) -> list[AnyStr] | _ScanCra
         return subdirectories_to_enter(top, dirnames, False)
     except Exception as exception:
         return _ScanCrash(exception)
+
+
+class _CheckHandoff(Generic[AnyStr]):
+    """A link check on rwalk's own threads, which the loop waits for briefly in place.
+
+    The check follows every top-down yield of a directory with subdirectories, so its
+    round trip is paid once per such directory.  Through the event loop (a
+    ``call_soon_threadsafe`` self-pipe write, a loop iteration, a future, a task
+    step) it cost about 80 us; a lock handed from the checker to the waiting loop
+    thread costs a fraction of that.  The loop waits at most ``_CHECK_WAIT_SECONDS``
+    (bounded, far below a heartbeat's 1 ms) and then, if the answer is late, awaits
+    it as it awaits a job: the checker posts it through the loop.
+    """
+
+    __slots__ = ("_dirnames", "_done", "_guard", "_late", "_scheduler", "_serial", "_top", "answer")
+
+    def __init__(
+        self, scheduler: _Scheduler[AnyStr], serial: int, top: AnyStr, dirnames: list[AnyStr]
+    ) -> None:
+        self._scheduler: _Scheduler[AnyStr] = scheduler
+        self._serial = serial
+        self._top: AnyStr = top
+        self._dirnames: list[AnyStr] = dirnames
+        self.answer: list[AnyStr] | _ScanCrash | None = None
+        self._late = False
+        self._guard = threading.Lock()
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def run(self) -> None:
+        """On a checker thread."""
+        answer = _check_links(self._top, self._dirnames)
+        with self._guard:
+            self.answer = answer
+            late = self._late
+        self._done.release()
+        if late:
+            self._scheduler._post(self._serial, answer, None)
+
+    def wait(self, seconds: float) -> list[AnyStr] | _ScanCrash | None:
+        """On the loop: the answer if it comes within ``seconds``, else None (posted later)."""
+        if self._done.acquire(timeout=seconds):
+            return self.answer
+        with self._guard:
+            if self.answer is None:
+                self._late = True
+            return self.answer
 
 
 class _Directory(Generic[AnyStr]):
@@ -243,6 +299,10 @@ class _Scheduler(Generic[AnyStr]):
         self._check_result: list[AnyStr] | _ScanCrash | None = None
         self._check_serial = 0
         self._wakeup: asyncio.Future[None] | None = None
+        # Outcomes posted by worker threads, for the loop to take (see _post).
+        self._inbox: list[tuple[_Job[AnyStr] | int, Any, BaseException | None]] = []
+        self._inbox_lock = threading.Lock()
+        self._drain_posted = False
 
     # -- the walk's side --------------------------------------------------------------
 
@@ -274,6 +334,7 @@ class _Scheduler(Generic[AnyStr]):
                 # Needed now: a job whatever the limits, with at least a batch's quota.
                 self._submit_urgent(node)
             self._awaited_node = node
+            self._stop.hungry = True
             try:
                 await self._sleep()
             finally:
@@ -287,7 +348,24 @@ class _Scheduler(Generic[AnyStr]):
         # A copy: the names as they are now, after the caller's edits (as os.walk
         # reads them), whatever the caller does with its list later.
         self._check_serial += 1
-        self._dispatch(self._check_serial, _check_links, top, list(dirnames))
+        names = list(dirnames)
+        if (
+            isinstance(self._executor, _ScanThreads)
+            and self._speculative_jobs == 0
+            and not self._closed
+            and self._failure is None
+        ):
+            handoff = _CheckHandoff(self, self._check_serial, top, names)
+            _default_checkers().run(handoff.run)
+            answer = handoff.wait(_CHECK_WAIT_SECONDS)
+            if answer is not None:
+                if isinstance(answer, _ScanCrash):
+                    raise answer.exception
+                return answer
+            # Slow (a network file system, a busy machine): the loop goes on with
+            # other work; the checker posts its answer like any job.
+        else:
+            self._dispatch(self._check_serial, _check_links, top, names)
         try:
             while self._check_result is None:
                 if self._failure is not None:
@@ -357,6 +435,11 @@ class _Scheduler(Generic[AnyStr]):
     def _schedule(self) -> None:
         """Cut speculative jobs from the earliest segments while the limits allow."""
         parallel = self._parallel
+        signal = self._stop
+        # The walk waiting for a job: jobs return at their next slow directory.
+        signal.hungry = self._awaited_node is not None
+        if parallel == 0:
+            return
         # The room is shared among the jobs that may start, so that quotas reserved by
         # jobs that list two slow directories each do not starve the others.  Below a
         # share worth a hop, wait for more room rather than send out a job per
@@ -365,7 +448,10 @@ class _Scheduler(Generic[AnyStr]):
         while self._speculative_jobs < parallel and not self._closed:
             free_slots = parallel - self._speculative_jobs
             quota = min(_JOB_MAX_DIRECTORIES, self._room() // free_slots)
-            if quota < smallest or not self._cut_job(quota, free_slots):
+            if quota < smallest:
+                return
+            if not self._cut_job(quota, free_slots):
+                signal.hungry = True
                 return
 
     def _submit_urgent(self, node: _Directory[AnyStr]) -> None:
@@ -492,9 +578,27 @@ class _Scheduler(Generic[AnyStr]):
     def _post(self, token: _Job[AnyStr] | int, outcome: Any, failure: BaseException | None) -> None:
         if self._closed:
             return
+        # Outcomes wait in an inbox, and the loop is woken only for the first of a
+        # burst: jobs that finish together cost one self-pipe write and one loop
+        # iteration, not one each.
+        with self._inbox_lock:
+            self._inbox.append((token, outcome, failure))
+            if self._drain_posted:
+                return
+            self._drain_posted = True
         # RuntimeError: the event loop is closed, and nobody is left to tell.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._finished, token, outcome, failure)
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """On the loop: take every outcome posted since the last drain."""
+        with self._inbox_lock:
+            inbox = self._inbox
+            self._inbox = []
+            self._drain_posted = False
+        for token, outcome, failure in inbox:
+            self._finished(token, outcome, failure)
+        self._schedule()
 
     def _finished(
         self, token: _Job[AnyStr] | int, outcome: Any, failure: BaseException | None
@@ -511,7 +615,6 @@ class _Scheduler(Generic[AnyStr]):
             self._fail(failure)
         elif isinstance(token, _Job):
             self._attach(token, outcome)
-            self._schedule()
         else:
             self._check_answered(token, outcome)
 
@@ -632,8 +735,9 @@ class _ScanThreads:
     moment to finish the scan it is in, so directories are closed cleanly.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, name: str = "rwalk-scan") -> None:
         self._size = size
+        self._name = name
         self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -648,7 +752,7 @@ class _ScanThreads:
             self._queued += 1
             if self._queued > self._idle and len(self._threads) < self._size:
                 thread = threading.Thread(
-                    target=self._serve, name=f"rwalk-scan-{len(self._threads)}", daemon=True
+                    target=self._serve, name=f"{self._name}-{len(self._threads)}", daemon=True
                 )
                 self._threads.append(thread)
                 # Counted idle from now, so that the next task does not start another.
@@ -704,11 +808,28 @@ def _default_executor() -> _ScanThreads:
     return threads
 
 
+_shared_checkers: _ScanThreads | None = None
+
+
+def _default_checkers() -> _ScanThreads:
+    """Threads for link checks only, so that a check never queues behind slow scans."""
+    global _shared_checkers  # noqa: PLW0603 - one pool per process, made lazily
+    checkers = _shared_checkers
+    if checkers is None:
+        with _shared_threads_lock:
+            if _shared_checkers is None:
+                _shared_checkers = _ScanThreads(DEFAULT_THREADS, "rwalk-check")
+                atexit.register(_shared_checkers.stop, _EXIT_GRACE_SECONDS)
+            checkers = _shared_checkers
+    return checkers
+
+
 def _forget_threads_after_fork() -> None:
     # A forked child has none of the parent's threads: tasks queued on the parent's
     # pool would wait for threads that do not exist.
-    global _shared_threads, _shared_threads_lock  # noqa: PLW0603 - reset in a fork
+    global _shared_threads, _shared_checkers, _shared_threads_lock  # noqa: PLW0603 - reset in a fork
     _shared_threads = None
+    _shared_checkers = None
     _shared_threads_lock = threading.Lock()
 
 
