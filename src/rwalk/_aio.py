@@ -77,6 +77,10 @@ _SLOW_DIRECTORY_SECONDS = 0.0005
 # Jobs in flight when listing is CPU-bound: one running, one queued behind it so that
 # the worker never waits for the loop.  More would only fight over the GIL.
 _MIN_PARALLEL_JOBS = 0
+# A job whose wall time is this many times its thread's CPU time waited on I/O: the
+# limit on parallel jobs doubles.  Below _CPU_BOUND_RATIO it halves (down to 0).
+_IO_BOUND_RATIO = 4.0
+_CPU_BOUND_RATIO = 2.0
 # How long the loop thread waits in place for a link check before awaiting it.
 _CHECK_WAIT_SECONDS = 0.0002
 
@@ -119,6 +123,8 @@ def _scan_depth_first(
     max_directories: int,
     seconds: float,
     stop: _StopSignal,
+    *,
+    hurry: _StopSignal,
 ) -> _JobOutcome[AnyStr]:
     """A job, run on an executor thread: scan ``roots`` and what lies below them.
 
@@ -159,7 +165,7 @@ def _scan_depth_first(
         if (
             len(results) >= max_directories
             or now >= deadline
-            or now - scan_started >= slow
+            or (now - scan_started >= slow and (stop.hungry or hurry.hungry))
             or stop.stopped
         ):
             break
@@ -214,7 +220,7 @@ class _CheckHandoff(Generic[AnyStr]):
 
     def wait(self, seconds: float) -> list[AnyStr] | _ScanCrash | None:
         """On the loop: the answer if it comes within ``seconds``, else None (posted later)."""
-        if self._done.acquire(timeout=seconds):
+        if self._done.acquire(seconds > 0, seconds if seconds > 0 else -1):
             return self.answer
         with self._guard:
             if self.answer is None:
@@ -240,13 +246,17 @@ class _Directory(Generic[AnyStr]):
 class _Job(Generic[AnyStr]):
     """A scan job in flight: the nodes it was handed, its quota, and its kind."""
 
-    __slots__ = ("max_directories", "roots", "speculative")
+    __slots__ = ("hurry", "max_directories", "roots", "speculative")
 
     def __init__(
         self, roots: list[_Directory[AnyStr]], max_directories: int, speculative: bool
     ) -> None:
         self.roots: list[_Directory[AnyStr]] = roots
         self.max_directories = max_directories
+        # Its "hungry" is set when the walk waits for this job: it then returns at
+        # its next slow directory.
+        self.hurry = _StopSignal()
+        self.hurry.hungry = not speculative
         # Counted against the adaptive parallel limit (jobs for a directory the walk
         # is waiting on are not).
         self.speculative = speculative
@@ -303,6 +313,12 @@ class _Scheduler(Generic[AnyStr]):
         self._inbox: list[tuple[_Job[AnyStr] | int, Any, BaseException | None]] = []
         self._inbox_lock = threading.Lock()
         self._drain_posted = False
+        # Set while the walk sleeps: then every outcome wakes the loop.  Otherwise
+        # outcomes wake it only _post_threshold at a time, and the walk takes the
+        # rest itself before it sleeps.  Each wake-up costs the loop thread a GIL
+        # acquisition against busy workers (measured: starved for milliseconds).
+        self._loop_waiting = False
+        self._post_threshold = 1
 
     # -- the walk's side --------------------------------------------------------------
 
@@ -334,7 +350,7 @@ class _Scheduler(Generic[AnyStr]):
                 # Needed now: a job whatever the limits, with at least a batch's quota.
                 self._submit_urgent(node)
             self._awaited_node = node
-            self._stop.hungry = True
+            self._hurry_earliest_job()
             try:
                 await self._sleep()
             finally:
@@ -349,15 +365,12 @@ class _Scheduler(Generic[AnyStr]):
         # reads them), whatever the caller does with its list later.
         self._check_serial += 1
         names = list(dirnames)
-        if (
-            isinstance(self._executor, _ScanThreads)
-            and self._speculative_jobs == 0
-            and not self._closed
-            and self._failure is None
-        ):
+        if isinstance(self._executor, _ScanThreads) and not self._closed and self._failure is None:
             handoff = _CheckHandoff(self, self._check_serial, top, names)
             _default_checkers().run(handoff.run)
-            answer = handoff.wait(_CHECK_WAIT_SECONDS)
+            # With scan jobs running, their threads hold the GIL between directories
+            # and the loop would wait for it: then the loop does not wait in place.
+            answer = handoff.wait(_CHECK_WAIT_SECONDS if self._speculative_jobs == 0 else 0)
             if answer is not None:
                 if isinstance(answer, _ScanCrash):
                     raise answer.exception
@@ -429,6 +442,14 @@ class _Scheduler(Generic[AnyStr]):
 
     # -- scheduling -------------------------------------------------------------------
 
+    def _hurry_earliest_job(self) -> None:
+        """The walk waits: the earliest job in flight (which holds what the walk
+        waits for, or the nearest to it) returns at its next slow directory."""
+        for segment in reversed(self._frontier):
+            if isinstance(segment, _Job):
+                segment.hurry.hungry = True
+                return
+
     def _room(self) -> int:
         return self._read_ahead - self._reserved
 
@@ -436,8 +457,7 @@ class _Scheduler(Generic[AnyStr]):
         """Cut speculative jobs from the earliest segments while the limits allow."""
         parallel = self._parallel
         signal = self._stop
-        # The walk waiting for a job: jobs return at their next slow directory.
-        signal.hungry = self._awaited_node is not None
+        signal.hungry = False
         if parallel == 0:
             return
         # The room is shared among the jobs that may start, so that quotas reserved by
@@ -502,7 +522,13 @@ class _Scheduler(Generic[AnyStr]):
         job = _Job(roots, quota, speculative)
         paths = [root.path for root in roots]
         if not self._dispatch(
-            job, _scan_depth_first, paths, self._followlinks, quota, _JOB_SECONDS, self._stop
+            job,
+            partial(_scan_depth_first, hurry=job.hurry),
+            paths,
+            self._followlinks,
+            quota,
+            _JOB_SECONDS,
+            self._stop,
         ):
             return
         for root in roots:
@@ -582,8 +608,14 @@ class _Scheduler(Generic[AnyStr]):
         # burst: jobs that finish together cost one self-pipe write and one loop
         # iteration, not one each.
         with self._inbox_lock:
-            self._inbox.append((token, outcome, failure))
-            if self._drain_posted:
+            inbox = self._inbox
+            inbox.append((token, outcome, failure))
+            if self._drain_posted or not (
+                self._loop_waiting
+                or len(inbox) >= self._post_threshold
+                or failure is not None
+                or type(token) is int
+            ):
                 return
             self._drain_posted = True
         # RuntimeError: the event loop is closed, and nobody is left to tell.
@@ -676,12 +708,14 @@ class _Scheduler(Generic[AnyStr]):
             wall_seconds / max(cpu_seconds, 1e-6)
         )
         parallel = self._parallel
-        if ratio >= 2 * parallel + 2:
-            parallel = int(ratio)
-        elif ratio * 2 < parallel:
-            parallel = int(ratio) + 1
+        if ratio >= _IO_BOUND_RATIO:
+            # Waiting on I/O: double (from 0: straight to the ratio) up to the ceiling.
+            parallel = max(2 * parallel, int(ratio))
+        elif ratio < _CPU_BOUND_RATIO:
+            parallel //= 2
         floor = min(self._concurrency, _MIN_PARALLEL_JOBS)
         self._parallel = max(floor, min(self._concurrency, parallel))
+        self._post_threshold = max(1, self._parallel // 4)
 
     def _discard(self, node: _Directory[AnyStr]) -> None:
         """Drop a pruned node and everything scanned below it, unseen and unreported."""
@@ -705,11 +739,20 @@ class _Scheduler(Generic[AnyStr]):
 
     async def _sleep(self) -> None:
         """Wait until a job that may matter to the walk has finished."""
+        with self._inbox_lock:
+            ready = bool(self._inbox)
+            self._loop_waiting = not ready
+        if ready:
+            # Outcomes not worth a wake-up on their own: take them, and let the
+            # caller look again.
+            self._drain()
+            return
         self._wakeup = self._loop.create_future()
         try:
             await self._wakeup
         finally:
             self._wakeup = None
+            self._loop_waiting = False
 
     def _wake(self) -> None:
         wakeup = self._wakeup
