@@ -69,7 +69,7 @@ DEFAULT_READ_AHEAD = 1024
 # A job stops after this much wall time (or after _JOB_MAX_DIRECTORIES): long enough
 # that the hop to the thread and back is a few percent of a job on a local disk, short
 # enough that a slow directory's subdirectories are soon handed to other jobs.
-_JOB_SECONDS = 0.01
+_JOB_SECONDS = 0.004
 _JOB_MAX_DIRECTORIES = 1024
 # A directory slower than this ends its job (see _scan_depth_first): a warm local one
 # takes 10-50 us, a network round trip 0.5 ms or more.
@@ -81,6 +81,8 @@ _MIN_PARALLEL_JOBS = 0
 # limit on parallel jobs doubles.  Below _CPU_BOUND_RATIO it halves (down to 0).
 _IO_BOUND_RATIO = 4.0
 _CPU_BOUND_RATIO = 2.0
+# The longest the walk runs on the loop without letting other tasks in.
+_TURN_SECONDS = 0.002
 # How long the loop thread waits in place for a link check before awaiting it.
 _CHECK_WAIT_SECONDS = 0.0002
 
@@ -319,6 +321,7 @@ class _Scheduler(Generic[AnyStr]):
         # acquisition against busy workers (measured: starved for milliseconds).
         self._loop_waiting = False
         self._post_threshold = 1
+        self._turn_taken = time.perf_counter()
 
     # -- the walk's side --------------------------------------------------------------
 
@@ -337,6 +340,19 @@ class _Scheduler(Generic[AnyStr]):
         if self._speculative_jobs < self._parallel:
             self._schedule()
         return result
+
+    def owes_the_loop_a_turn(self) -> bool:
+        """True once per _TURN_SECONDS that the walk has run without awaiting.
+
+        With listings ready and link checks answered in place, the walk never needs to
+        await: without a turn now and then, it would keep other tasks waiting for a
+        whole batch (measured: 11 ms gaps in a 1 ms heartbeat, top-down).
+        """
+        now = time.perf_counter()
+        if now - self._turn_taken < _TURN_SECONDS:
+            return False
+        self._turn_taken = now
+        return True
 
     async def listing(self, node: _Directory[AnyStr]) -> _ScanResult[AnyStr]:
         """The scan result of ``node``, scanning it now if no job has it yet."""
@@ -753,6 +769,7 @@ class _Scheduler(Generic[AnyStr]):
         finally:
             self._wakeup = None
             self._loop_waiting = False
+            self._turn_taken = time.perf_counter()
 
     def _wake(self) -> None:
         wakeup = self._wakeup
@@ -1008,6 +1025,8 @@ async def _walk_top_down(
         while pending:
             node = pending.pop()
             result = scheduler.take(node) or await scheduler.listing(node)
+            if scheduler.owes_the_loop_a_turn():
+                await asyncio.sleep(0)
             if not isinstance(result, tuple):
                 if isinstance(result, _ScanCrash):
                     raise result.exception
@@ -1050,6 +1069,8 @@ async def _walk_bottom_up(
                 continue
             assert isinstance(item, _Directory)
             result = scheduler.take(item) or await scheduler.listing(item)
+            if scheduler.owes_the_loop_a_turn():
+                await asyncio.sleep(0)
             if not isinstance(result, tuple):
                 if isinstance(result, _ScanCrash):
                     raise result.exception
