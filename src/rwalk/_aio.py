@@ -16,7 +16,9 @@ Two halves meet in a tree of :class:`_Directory` nodes:
   more, so the ~80 us cost of a hop to a thread and back is shared by all of them; on a
   slow (network) file system a job finishes after one or two directories and many jobs
   run side by side.  How many jobs run at once adapts to the ratio of wall time to CPU
-  time the jobs report: I/O latency raises it, CPU-bound listing keeps it at two.
+  time the jobs report: I/O latency raises it; with CPU-bound listing no job runs
+  beside the walk (on two cores the GIL made both wait), one starts when the walk
+  needs it.
 
 The loop thread replays each job's depth-first order to attach the listings to nodes,
 and keeps the unscanned remainder as the *frontier* from which the next jobs are cut.
@@ -74,8 +76,8 @@ _JOB_MAX_DIRECTORIES = 1024
 # A directory slower than this ends its job (see _scan_depth_first): a warm local one
 # takes 10-50 us, a network round trip 0.5 ms or more.
 _SLOW_DIRECTORY_SECONDS = 0.0005
-# Jobs in flight when listing is CPU-bound: one running, one queued behind it so that
-# the worker never waits for the loop.  More would only fight over the GIL.
+# Speculative jobs in flight when listing is CPU-bound: none.  A scanner running
+# beside the walk only fights the loop thread (and the link checker) for the GIL.
 _MIN_PARALLEL_JOBS = 0
 # A job whose wall time is this many times its thread's CPU time waited on I/O: the
 # limit on parallel jobs doubles.  Below _CPU_BOUND_RATIO it halves (down to 0).
@@ -949,8 +951,8 @@ def awalk(
         (the jobs are plain module-level functions, so even a process pool); if it is
         shut down mid-walk, the walk raises ``RuntimeError``.
     :param concurrency: the most scan jobs this walk runs at once.  Within it, the
-        number adapts: two for directories that list at CPU speed, more as listing
-        waits on I/O.
+        number adapts: none ahead of the walk when directories list at CPU speed
+        (a job starts when the walk needs one), more as listing waits on I/O.
     :param read_ahead: the most directories scanned, or being scanned, ahead of the
         caller; ``0`` scans a directory only when the walk reaches it.
     :raises TypeError: at call time, for a ``top`` that is not a path, an ``onerror``
