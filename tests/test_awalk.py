@@ -786,3 +786,55 @@ def test_aclose_before_the_first_step_does_nothing(tree: Path) -> None:
         assert [record async for record in walk] == []
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02])
+def test_a_slow_link_check_is_awaited_and_gives_the_same_walk(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, delay: float
+) -> None:
+    # The loop waits for a link check in place only briefly; a check slower than that
+    # (here every one) is awaited through the event loop, with the same result.
+    real_islink = os.path.islink
+    loop_threads: set[int] = set()
+
+    def slow_islink(path: Any) -> bool:
+        loop_threads.add(threading.get_ident())
+        if delay:
+            threading.Event().wait(delay)
+        return real_islink(path)
+
+    expected = sync_walk(os.walk(tree))
+    monkeypatch.setattr(os.path, "islink", slow_islink)
+
+    async def collect() -> tuple[list[Any], int]:
+        records = []
+        async for dirpath, dirnames, filenames in rwalk.awalk(tree):
+            records.append((dirpath, list(dirnames), list(filenames)))
+        return records, threading.get_ident()
+
+    records, loop_thread = asyncio.run(collect())
+    assert records == expected
+    assert loop_thread not in loop_threads
+
+
+def test_slow_directories_walked_in_parallel_give_the_same_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scans that wait (as on a network file system) raise the number of parallel jobs,
+    # and their outcomes then reach the loop in bursts: the walk is the same.
+    top = tmp_path / "top"
+    for a in range(6):
+        for b in range(4):
+            (top / f"d{a}" / f"e{b}").mkdir(parents=True)
+            (top / f"d{a}" / f"e{b}" / "f").write_bytes(b"")
+    expected = sync_walk(os.walk(top))
+    expected_bottom_up = sync_walk(os.walk(top, topdown=False))
+    real_scandir = os.scandir
+
+    def slow_scandir(path: Any) -> Any:
+        threading.Event().wait(0.003)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", slow_scandir)
+    assert run_walk(rwalk.awalk(top)) == expected
+    assert run_walk(rwalk.awalk(top, topdown=False)) == expected_bottom_up

@@ -16,7 +16,9 @@ Two halves meet in a tree of :class:`_Directory` nodes:
   more, so the ~80 us cost of a hop to a thread and back is shared by all of them; on a
   slow (network) file system a job finishes after one or two directories and many jobs
   run side by side.  How many jobs run at once adapts to the ratio of wall time to CPU
-  time the jobs report: I/O latency raises it, CPU-bound listing keeps it at two.
+  time the jobs report: I/O latency raises it; with CPU-bound listing no job runs
+  beside the walk (on two cores the GIL made both wait), one starts when the walk
+  needs it.
 
 The loop thread replays each job's depth-first order to attach the listings to nodes,
 and keeps the unscanned remainder as the *frontier* from which the next jobs are cut.
@@ -69,11 +71,22 @@ DEFAULT_READ_AHEAD = 1024
 # A job stops after this much wall time (or after _JOB_MAX_DIRECTORIES): long enough
 # that the hop to the thread and back is a few percent of a job on a local disk, short
 # enough that a slow directory's subdirectories are soon handed to other jobs.
-_JOB_SECONDS = 0.002
-_JOB_MAX_DIRECTORIES = 256
-# Jobs in flight when listing is CPU-bound: one running, one queued behind it so that
-# the worker never waits for the loop.  More would only fight over the GIL.
-_MIN_PARALLEL_JOBS = 2
+_JOB_SECONDS = 0.004
+_JOB_MAX_DIRECTORIES = 1024
+# A directory slower than this ends its job (see _scan_depth_first): a warm local one
+# takes 10-50 us, a network round trip 0.5 ms or more.
+_SLOW_DIRECTORY_SECONDS = 0.0005
+# Speculative jobs in flight when listing is CPU-bound: none.  A scanner running
+# beside the walk only fights the loop thread (and the link checker) for the GIL.
+_MIN_PARALLEL_JOBS = 0
+# A job whose wall time is this many times its thread's CPU time waited on I/O: the
+# limit on parallel jobs doubles.  Below _CPU_BOUND_RATIO it halves (down to 0).
+_IO_BOUND_RATIO = 4.0
+_CPU_BOUND_RATIO = 2.0
+# The longest the walk runs on the loop without letting other tasks in.
+_TURN_SECONDS = 0.002
+# How long the loop thread waits in place for a link check before awaiting it.
+_CHECK_WAIT_SECONDS = 0.0002
 
 _UNSCANNED, _IN_FLIGHT, _SCANNED, _TAKEN = range(4)
 
@@ -94,10 +107,14 @@ class _ScanCrash:
 class _StopSignal:
     """Set by a closing walk; its running jobs look at it between two directories."""
 
-    __slots__ = ("stopped",)
+    __slots__ = ("hungry", "stopped")
 
     def __init__(self) -> None:
         self.stopped = False
+        # Set while the walk has room for more parallel jobs but nothing to give them:
+        # a job that meets a slow directory then returns, so that the subdirectories
+        # it found go out to parallel jobs.  Otherwise it carries on (fewer hops).
+        self.hungry = False
 
 
 _ScanResult: TypeAlias = Listing[AnyStr] | OSError | _ScanCrash
@@ -110,6 +127,8 @@ def _scan_depth_first(
     max_directories: int,
     seconds: float,
     stop: _StopSignal,
+    *,
+    hurry: _StopSignal,
 ) -> _JobOutcome[AnyStr]:
     """A job, run on an executor thread: scan ``roots`` and what lies below them.
 
@@ -132,7 +151,7 @@ def _scan_depth_first(
     pending = list(reversed(roots))
     # A directory slower than this is a sign of I/O latency: its subdirectories are
     # better handed out to parallel jobs than listed one after another here.
-    slow = seconds / 4
+    slow = _SLOW_DIRECTORY_SECONDS
     scan_started = started
     while pending:
         # A bottom-up scan also gives enter_paths (subdirectories that are neither
@@ -150,7 +169,7 @@ def _scan_depth_first(
         if (
             len(results) >= max_directories
             or now >= deadline
-            or now - scan_started >= slow
+            or (now - scan_started >= slow and (stop.hungry or hurry.hungry))
             or stop.stopped
         ):
             break
@@ -164,6 +183,53 @@ def _check_links(top: AnyStr, dirnames: list[AnyStr]) -> list[AnyStr] | _ScanCra
         return subdirectories_to_enter(top, dirnames, False)
     except Exception as exception:
         return _ScanCrash(exception)
+
+
+class _CheckHandoff(Generic[AnyStr]):
+    """A link check on rwalk's own threads, which the loop waits for briefly in place.
+
+    The check follows every top-down yield of a directory with subdirectories, so its
+    round trip is paid once per such directory.  Through the event loop (a
+    ``call_soon_threadsafe`` self-pipe write, a loop iteration, a future, a task
+    step) it cost about 80 us; a lock handed from the checker to the waiting loop
+    thread costs a fraction of that.  The loop waits at most ``_CHECK_WAIT_SECONDS``
+    (bounded, far below a heartbeat's 1 ms) and then, if the answer is late, awaits
+    it as it awaits a job: the checker posts it through the loop.
+    """
+
+    __slots__ = ("_dirnames", "_done", "_guard", "_late", "_scheduler", "_serial", "_top", "answer")
+
+    def __init__(
+        self, scheduler: _Scheduler[AnyStr], serial: int, top: AnyStr, dirnames: list[AnyStr]
+    ) -> None:
+        self._scheduler: _Scheduler[AnyStr] = scheduler
+        self._serial = serial
+        self._top: AnyStr = top
+        self._dirnames: list[AnyStr] = dirnames
+        self.answer: list[AnyStr] | _ScanCrash | None = None
+        self._late = False
+        self._guard = threading.Lock()
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def run(self) -> None:
+        """On a checker thread."""
+        answer = _check_links(self._top, self._dirnames)
+        with self._guard:
+            self.answer = answer
+            late = self._late
+        self._done.release()
+        if late:
+            self._scheduler._post(self._serial, answer, None)
+
+    def wait(self, seconds: float) -> list[AnyStr] | _ScanCrash | None:
+        """On the loop: the answer if it comes within ``seconds``, else None (posted later)."""
+        if self._done.acquire(seconds > 0, seconds if seconds > 0 else -1):
+            return self.answer
+        with self._guard:
+            if self.answer is None:
+                self._late = True
+            return self.answer
 
 
 class _Directory(Generic[AnyStr]):
@@ -184,13 +250,17 @@ class _Directory(Generic[AnyStr]):
 class _Job(Generic[AnyStr]):
     """A scan job in flight: the nodes it was handed, its quota, and its kind."""
 
-    __slots__ = ("max_directories", "roots", "speculative")
+    __slots__ = ("hurry", "max_directories", "roots", "speculative")
 
     def __init__(
         self, roots: list[_Directory[AnyStr]], max_directories: int, speculative: bool
     ) -> None:
         self.roots: list[_Directory[AnyStr]] = roots
         self.max_directories = max_directories
+        # Its "hungry" is set when the walk waits for this job: it then returns at
+        # its next slow directory.
+        self.hurry = _StopSignal()
+        self.hurry.hungry = not speculative
         # Counted against the adaptive parallel limit (jobs for a directory the walk
         # is waiting on are not).
         self.speculative = speculative
@@ -243,6 +313,17 @@ class _Scheduler(Generic[AnyStr]):
         self._check_result: list[AnyStr] | _ScanCrash | None = None
         self._check_serial = 0
         self._wakeup: asyncio.Future[None] | None = None
+        # Outcomes posted by worker threads, for the loop to take (see _post).
+        self._inbox: list[tuple[_Job[AnyStr] | int, Any, BaseException | None]] = []
+        self._inbox_lock = threading.Lock()
+        self._drain_posted = False
+        # Set while the walk sleeps: then every outcome wakes the loop.  Otherwise
+        # outcomes wake it only _post_threshold at a time, and the walk takes the
+        # rest itself before it sleeps.  Each wake-up costs the loop thread a GIL
+        # acquisition against busy workers (measured: starved for milliseconds).
+        self._loop_waiting = False
+        self._post_threshold = 1
+        self._turn_taken = time.perf_counter()
 
     # -- the walk's side --------------------------------------------------------------
 
@@ -262,6 +343,19 @@ class _Scheduler(Generic[AnyStr]):
             self._schedule()
         return result
 
+    def owes_the_loop_a_turn(self) -> bool:
+        """True once per _TURN_SECONDS that the walk has run without awaiting.
+
+        With listings ready and link checks answered in place, the walk never needs to
+        await: without a turn now and then, it would keep other tasks waiting for a
+        whole batch (measured: 11 ms gaps in a 1 ms heartbeat, top-down).
+        """
+        now = time.perf_counter()
+        if now - self._turn_taken < _TURN_SECONDS:
+            return False
+        self._turn_taken = now
+        return True
+
     async def listing(self, node: _Directory[AnyStr]) -> _ScanResult[AnyStr]:
         """The scan result of ``node``, scanning it now if no job has it yet."""
         while True:
@@ -274,6 +368,7 @@ class _Scheduler(Generic[AnyStr]):
                 # Needed now: a job whatever the limits, with at least a batch's quota.
                 self._submit_urgent(node)
             self._awaited_node = node
+            self._hurry_earliest_job()
             try:
                 await self._sleep()
             finally:
@@ -287,7 +382,21 @@ class _Scheduler(Generic[AnyStr]):
         # A copy: the names as they are now, after the caller's edits (as os.walk
         # reads them), whatever the caller does with its list later.
         self._check_serial += 1
-        self._dispatch(self._check_serial, _check_links, top, list(dirnames))
+        names = list(dirnames)
+        if isinstance(self._executor, _ScanThreads) and not self._closed and self._failure is None:
+            handoff = _CheckHandoff(self, self._check_serial, top, names)
+            _default_checkers().run(handoff.run)
+            # With scan jobs running, their threads hold the GIL between directories
+            # and the loop would wait for it: then the loop does not wait in place.
+            answer = handoff.wait(_CHECK_WAIT_SECONDS if self._speculative_jobs == 0 else 0)
+            if answer is not None:
+                if isinstance(answer, _ScanCrash):
+                    raise answer.exception
+                return answer
+            # Slow (a network file system, a busy machine): the loop goes on with
+            # other work; the checker posts its answer like any job.
+        else:
+            self._dispatch(self._check_serial, _check_links, top, names)
         try:
             while self._check_result is None:
                 if self._failure is not None:
@@ -351,12 +460,24 @@ class _Scheduler(Generic[AnyStr]):
 
     # -- scheduling -------------------------------------------------------------------
 
+    def _hurry_earliest_job(self) -> None:
+        """The walk waits: the earliest job in flight (which holds what the walk
+        waits for, or the nearest to it) returns at its next slow directory."""
+        for segment in reversed(self._frontier):
+            if isinstance(segment, _Job):
+                segment.hurry.hungry = True
+                return
+
     def _room(self) -> int:
         return self._read_ahead - self._reserved
 
     def _schedule(self) -> None:
         """Cut speculative jobs from the earliest segments while the limits allow."""
         parallel = self._parallel
+        signal = self._stop
+        signal.hungry = False
+        if parallel == 0:
+            return
         # The room is shared among the jobs that may start, so that quotas reserved by
         # jobs that list two slow directories each do not starve the others.  Below a
         # share worth a hop, wait for more room rather than send out a job per
@@ -365,7 +486,10 @@ class _Scheduler(Generic[AnyStr]):
         while self._speculative_jobs < parallel and not self._closed:
             free_slots = parallel - self._speculative_jobs
             quota = min(_JOB_MAX_DIRECTORIES, self._room() // free_slots)
-            if quota < smallest or not self._cut_job(quota, free_slots):
+            if quota < smallest:
+                return
+            if not self._cut_job(quota, free_slots):
+                signal.hungry = True
                 return
 
     def _submit_urgent(self, node: _Directory[AnyStr]) -> None:
@@ -416,7 +540,13 @@ class _Scheduler(Generic[AnyStr]):
         job = _Job(roots, quota, speculative)
         paths = [root.path for root in roots]
         if not self._dispatch(
-            job, _scan_depth_first, paths, self._followlinks, quota, _JOB_SECONDS, self._stop
+            job,
+            partial(_scan_depth_first, hurry=job.hurry),
+            paths,
+            self._followlinks,
+            quota,
+            _JOB_SECONDS,
+            self._stop,
         ):
             return
         for root in roots:
@@ -492,9 +622,33 @@ class _Scheduler(Generic[AnyStr]):
     def _post(self, token: _Job[AnyStr] | int, outcome: Any, failure: BaseException | None) -> None:
         if self._closed:
             return
+        # Outcomes wait in an inbox, and the loop is woken only for the first of a
+        # burst: jobs that finish together cost one self-pipe write and one loop
+        # iteration, not one each.
+        with self._inbox_lock:
+            inbox = self._inbox
+            inbox.append((token, outcome, failure))
+            if self._drain_posted or not (
+                self._loop_waiting
+                or len(inbox) >= self._post_threshold
+                or failure is not None
+                or type(token) is int
+            ):
+                return
+            self._drain_posted = True
         # RuntimeError: the event loop is closed, and nobody is left to tell.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._finished, token, outcome, failure)
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """On the loop: take every outcome posted since the last drain."""
+        with self._inbox_lock:
+            inbox = self._inbox
+            self._inbox = []
+            self._drain_posted = False
+        for token, outcome, failure in inbox:
+            self._finished(token, outcome, failure)
+        self._schedule()
 
     def _finished(
         self, token: _Job[AnyStr] | int, outcome: Any, failure: BaseException | None
@@ -511,7 +665,6 @@ class _Scheduler(Generic[AnyStr]):
             self._fail(failure)
         elif isinstance(token, _Job):
             self._attach(token, outcome)
-            self._schedule()
         else:
             self._check_answered(token, outcome)
 
@@ -573,12 +726,14 @@ class _Scheduler(Generic[AnyStr]):
             wall_seconds / max(cpu_seconds, 1e-6)
         )
         parallel = self._parallel
-        if ratio >= 2 * parallel + 2:
-            parallel = int(ratio)
-        elif ratio * 2 < parallel:
-            parallel = int(ratio) + 1
+        if ratio >= _IO_BOUND_RATIO:
+            # Waiting on I/O: double (from 0: straight to the ratio) up to the ceiling.
+            parallel = max(2 * parallel, int(ratio))
+        elif ratio < _CPU_BOUND_RATIO:
+            parallel //= 2
         floor = min(self._concurrency, _MIN_PARALLEL_JOBS)
         self._parallel = max(floor, min(self._concurrency, parallel))
+        self._post_threshold = max(1, self._parallel // 4)
 
     def _discard(self, node: _Directory[AnyStr]) -> None:
         """Drop a pruned node and everything scanned below it, unseen and unreported."""
@@ -602,11 +757,21 @@ class _Scheduler(Generic[AnyStr]):
 
     async def _sleep(self) -> None:
         """Wait until a job that may matter to the walk has finished."""
+        with self._inbox_lock:
+            ready = bool(self._inbox)
+            self._loop_waiting = not ready
+        if ready:
+            # Outcomes not worth a wake-up on their own: take them, and let the
+            # caller look again.
+            self._drain()
+            return
         self._wakeup = self._loop.create_future()
         try:
             await self._wakeup
         finally:
             self._wakeup = None
+            self._loop_waiting = False
+            self._turn_taken = time.perf_counter()
 
     def _wake(self) -> None:
         wakeup = self._wakeup
@@ -632,8 +797,9 @@ class _ScanThreads:
     moment to finish the scan it is in, so directories are closed cleanly.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, name: str = "rwalk-scan") -> None:
         self._size = size
+        self._name = name
         self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -653,7 +819,7 @@ class _ScanThreads:
             self._queued += 1
             if self._queued > self._idle and len(self._threads) < self._size:
                 thread = threading.Thread(
-                    target=self._serve, name=f"rwalk-scan-{len(self._threads)}", daemon=True
+                    target=self._serve, name=f"{self._name}-{len(self._threads)}", daemon=True
                 )
                 self._threads.append(thread)
                 # Counted idle from now, so that the next task does not start another.
@@ -712,11 +878,28 @@ def _default_executor() -> _ScanThreads:
     return threads
 
 
+_shared_checkers: _ScanThreads | None = None
+
+
+def _default_checkers() -> _ScanThreads:
+    """Threads for link checks only, so that a check never queues behind slow scans."""
+    global _shared_checkers  # noqa: PLW0603 - one pool per process, made lazily
+    checkers = _shared_checkers
+    if checkers is None:
+        with _shared_threads_lock:
+            if _shared_checkers is None:
+                _shared_checkers = _ScanThreads(DEFAULT_THREADS, "rwalk-check")
+                atexit.register(_shared_checkers.stop, _EXIT_GRACE_SECONDS)
+            checkers = _shared_checkers
+    return checkers
+
+
 def _forget_threads_after_fork() -> None:
     # A forked child has none of the parent's threads: tasks queued on the parent's
     # pool would wait for threads that do not exist.
-    global _shared_threads, _shared_threads_lock  # noqa: PLW0603 - reset in a fork
+    global _shared_threads, _shared_checkers, _shared_threads_lock  # noqa: PLW0603 - reset in a fork
     _shared_threads = None
+    _shared_checkers = None
     _shared_threads_lock = threading.Lock()
 
 
@@ -776,8 +959,8 @@ def awalk(
         (the jobs are plain module-level functions, so even a process pool); if it is
         shut down mid-walk, the walk raises ``RuntimeError``.
     :param concurrency: the most scan jobs this walk runs at once.  Within it, the
-        number adapts: two for directories that list at CPU speed, more as listing
-        waits on I/O.
+        number adapts: none ahead of the walk when directories list at CPU speed
+        (a job starts when the walk needs one), more as listing waits on I/O.
     :param read_ahead: the most directories scanned, or being scanned, ahead of the
         caller; ``0`` scans a directory only when the walk reaches it.
     :raises TypeError: at call time, for a ``top`` that is not a path, an ``onerror``
@@ -852,6 +1035,8 @@ async def _walk_top_down(
         while pending:
             node = pending.pop()
             result = scheduler.take(node) or await scheduler.listing(node)
+            if scheduler.owes_the_loop_a_turn():
+                await asyncio.sleep(0)
             if not isinstance(result, tuple):
                 if isinstance(result, _ScanCrash):
                     raise result.exception
@@ -894,6 +1079,8 @@ async def _walk_bottom_up(
                 continue
             assert isinstance(item, _Directory)
             result = scheduler.take(item) or await scheduler.listing(item)
+            if scheduler.owes_the_loop_a_turn():
+                await asyncio.sleep(0)
             if not isinstance(result, tuple):
                 if isinstance(result, _ScanCrash):
                     raise result.exception
