@@ -14,6 +14,8 @@ other suites prove equal to CPython 3.13's os.walk):
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import errno
 import os
 import shutil
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rwalk
+from rwalk._tree import drive_async_iterator
 from strategies import (
     ErrorRecord,
     TreeSpec,
@@ -46,6 +50,19 @@ from strategies import (
 SEEDS = st.none() | st.integers(0, 2**32 - 1)
 
 
+def awalk_as_iterator(top: Any, **options: Any) -> Iterator[Any]:
+    """rwalk.awalk, driven step by step so that the caller's edits land between steps."""
+    return drive_async_iterator(rwalk.awalk(top, **options))
+
+
+def awalk_entries_as_iterator(top: Any, *args: Any, **options: Any) -> Iterator[Any]:
+    return drive_async_iterator(rwalk.awalk_entries(top, *args, **options))
+
+
+# Every property runs for the synchronous and the asynchronous walk.
+WALKERS = pytest.mark.parametrize("walker", [rwalk.walk, awalk_as_iterator], ids=["walk", "awalk"])
+
+
 def on_disk(spec: TreeSpec) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as temporary:
         root = os.path.join(temporary, "root")
@@ -57,6 +74,7 @@ def on_disk(spec: TreeSpec) -> Iterator[str]:
 def walked(
     top: str,
     *,
+    walker: Callable[..., Iterator[Any]] = rwalk.walk,
     seed: int | None = None,
     edit: Callable[[Any, list[Any]], None] | None = None,
     **options: Any,
@@ -80,13 +98,18 @@ def walked(
 # -- max_depth -------------------------------------------------------------------------
 
 
+@WALKERS
 @given(spec=trees(), topdown=st.booleans(), max_depth=st.integers(0, 3), seed=SEEDS)
 def test_max_depth_is_the_unlimited_walk_cut_below_that_depth(
-    spec: TreeSpec, topdown: bool, max_depth: int, seed: int | None
+    walker: Callable[..., Iterator[Any]],
+    spec: TreeSpec,
+    topdown: bool,
+    max_depth: int,
+    seed: int | None,
 ) -> None:
     for top in on_disk(spec):
-        tuples, errors = walked(top, topdown=topdown, seed=seed, max_depth=max_depth)
-        all_tuples, all_errors = walked(top, topdown=topdown, seed=seed)
+        tuples, errors = walked(top, walker=walker, topdown=topdown, seed=seed, max_depth=max_depth)
+        all_tuples, all_errors = walked(top, walker=walker, topdown=topdown, seed=seed)
         assert tuples == [t for t in all_tuples if depth_below(top, t[0]) <= max_depth]
         assert errors == [e for e in all_errors if depth_below(top, e[2]) <= max_depth]
 
@@ -124,21 +147,27 @@ def sort_in_place(dirpath: Any, dirnames: list[Any]) -> None:
     dirnames.sort()
 
 
+@WALKERS
 @given(spec=trees(), seed=SEEDS)
-def test_sort_is_the_walk_whose_caller_sorts_each_listing(spec: TreeSpec, seed: int | None) -> None:
+def test_sort_is_the_walk_whose_caller_sorts_each_listing(
+    walker: Callable[..., Iterator[Any]], spec: TreeSpec, seed: int | None
+) -> None:
     for top in on_disk(spec):
-        tuples, errors = walked(top, seed=seed, sort=True)
-        reference, reference_errors = walked(top, seed=seed, edit=sort_in_place)
+        tuples, errors = walked(top, walker=walker, seed=seed, sort=True)
+        reference, reference_errors = walked(top, walker=walker, seed=seed, edit=sort_in_place)
         # The reference recorded each listing before its caller sorted it.
         assert tuples == [(path, sorted(dirs), sorted(files)) for path, dirs, files in reference]
         assert errors == reference_errors
 
 
+@WALKERS
 @given(spec=trees())
-def test_sort_bottom_up_is_the_sorted_tree_in_post_order(spec: TreeSpec) -> None:
+def test_sort_bottom_up_is_the_sorted_tree_in_post_order(
+    walker: Callable[..., Iterator[Any]], spec: TreeSpec
+) -> None:
     for top in on_disk(spec):
-        tuples, _ = walked(top, topdown=False, sort=True)
-        sorted_top_down, _ = walked(top, sort=True)
+        tuples, _ = walked(top, walker=walker, topdown=False, sort=True)
+        sorted_top_down, _ = walked(top, walker=walker, sort=True)
         assert tuples == post_order(sorted_top_down, top)
 
 
@@ -183,13 +212,15 @@ def following_walk_that_prunes_its_ancestors(
     return tuples, loops
 
 
+@WALKERS
 @given(spec=trees(max_links=5))
 def test_detect_loops_enters_each_path_that_does_not_revisit_an_ancestor(
+    walker: Callable[..., Iterator[Any]],
     spec: TreeSpec,
 ) -> None:
     for top in on_disk(spec):
         expected_tuples, expected_loops = following_walk_that_prunes_its_ancestors(top)
-        tuples, errors = walked(top, followlinks=True, detect_loops=True)
+        tuples, errors = walked(top, walker=walker, followlinks=True, detect_loops=True)
         assert tuples == expected_tuples
         assert sorted(errors) == sorted(
             ("OSError", errno.ELOOP, path) for path, _ in expected_loops
@@ -201,7 +232,7 @@ def test_detect_loops_enters_each_path_that_does_not_revisit_an_ancestor(
         assert sorted(bottom_up_errors) == sorted(errors)
         if not expected_loops:
             # No cycle: exactly the plain following walk.
-            assert tuples == walked(top, followlinks=True)[0]
+            assert tuples == walked(top, walker=walker, followlinks=True)[0]
 
 
 def test_a_loop_error_names_the_link_and_the_ancestor(tmp_path: Path) -> None:
@@ -252,7 +283,10 @@ def test_two_links_to_one_directory_from_different_branches_are_both_entered(
 # -- one_filesystem --------------------------------------------------------------------
 
 
-def test_one_filesystem_does_not_enter_another_device_faked(tmp_path: Path) -> None:
+@WALKERS
+def test_one_filesystem_does_not_enter_another_device_faked(
+    tmp_path: Path, walker: Callable[..., Iterator[Any]]
+) -> None:
     # The mount point is simulated: "mounted" reports another st_dev to os.stat.
     (tmp_path / "mounted" / "inside").mkdir(parents=True)
     (tmp_path / "local" / "inside").mkdir(parents=True)
@@ -270,7 +304,7 @@ def test_one_filesystem_does_not_enter_another_device_faked(tmp_path: Path) -> N
         for topdown in (True, False):
             walked_paths = [
                 dirpath
-                for dirpath, _, _ in rwalk.walk(str(tmp_path), topdown=topdown, one_filesystem=True)
+                for dirpath, _, _ in walker(str(tmp_path), topdown=topdown, one_filesystem=True)
             ]
             assert f"{tmp_path}/mounted" not in walked_paths
             assert f"{tmp_path}/local/inside" in walked_paths
@@ -316,6 +350,11 @@ def test_one_filesystem_on_a_real_second_filesystem(tmp_path: Path) -> None:
 # -- walk_entries ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "entries_walker",
+    [rwalk.walk_entries, awalk_entries_as_iterator],
+    ids=["walk_entries", "awalk_entries"],
+)
 @given(
     spec=trees(),
     topdown=st.booleans(),
@@ -323,8 +362,13 @@ def test_one_filesystem_on_a_real_second_filesystem(tmp_path: Path) -> None:
     max_depth=st.none() | st.integers(0, 2),
     seed=SEEDS,
 )
-def test_walk_entries_is_walk_with_entries_for_names(
-    spec: TreeSpec, topdown: bool, sort: bool, max_depth: int | None, seed: int | None
+def test_walk_entries_is_walk_with_entries_for_names(  # noqa: PLR0917 - hypothesis and pytest pass these by name
+    entries_walker: Callable[..., Iterator[Any]],
+    spec: TreeSpec,
+    topdown: bool,
+    sort: bool,
+    max_depth: int | None,
+    seed: int | None,
 ) -> None:
     # Edits shuffle and drop (an entry cannot be made up for a missing name): the same
     # decisions, by name, for both walks.
@@ -367,7 +411,11 @@ def test_walk_entries_is_walk_with_entries_for_names(
         ({"one_filesystem": 1}, TypeError, "one_filesystem must be True or False, not int"),
     ],
 )
-@pytest.mark.parametrize("walk", [rwalk.walk, rwalk.walk_entries])
+@pytest.mark.parametrize(
+    "walk",
+    [rwalk.walk, rwalk.walk_entries, rwalk.awalk, rwalk.awalk_entries],
+    ids=["walk", "walk_entries", "awalk", "awalk_entries"],
+)
 def test_bad_option_values_fail_at_the_call_naming_the_argument(
     walk: Callable[..., Any], options: dict[str, Any], error: type[Exception], message: str
 ) -> None:
@@ -376,3 +424,54 @@ def test_bad_option_values_fail_at_the_call_naming_the_argument(
         pytest.raises(error, match=f"^{message}$"),
     ):
         walk("/nonexistent", **options)
+
+
+# -- awalk with options: the loop's side -----------------------------------------------
+
+
+def test_awalk_with_options_reports_on_the_loop_thread_and_awaits_a_coroutine(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "up").symlink_to("..")
+    threads: list[int] = []
+
+    async def onerror(error: OSError) -> None:
+        threads.append(threading.get_ident())
+        await asyncio.sleep(0)
+
+    async def main() -> list[str]:
+        loop_thread.append(threading.get_ident())
+        return [
+            root
+            async for root, _, _ in rwalk.awalk(
+                str(tmp_path), followlinks=True, detect_loops=True, onerror=onerror
+            )
+        ]
+
+    loop_thread: list[int] = []
+    assert asyncio.run(main()) == [str(tmp_path), f"{tmp_path}/a"]
+    assert threads == loop_thread
+
+
+def test_awalk_with_options_closed_early_leaves_no_descriptor(tmp_path: Path) -> None:
+    path = tmp_path
+    for _ in range(10):
+        path = path / "d"
+        path.mkdir()
+    before = set(os.listdir("/proc/self/fd"))
+
+    async def main() -> None:
+        async for _ in rwalk.awalk(str(tmp_path), max_depth=20):
+            break
+
+    asyncio.run(main())
+    assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_awalk_options_need_threads_not_processes() -> None:
+    with (
+        concurrent.futures.ProcessPoolExecutor(1) as pool,
+        pytest.raises(ValueError, match="need an executor of threads"),
+    ):
+        rwalk.awalk(".", max_depth=1, executor=pool)

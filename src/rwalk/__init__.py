@@ -16,16 +16,26 @@ from ._walk import walk_entries as walk_entries
 
 if TYPE_CHECKING:
     from ._aio import awalk as awalk
+    from ._aio import awalk_entries as awalk_entries
 
-__all__ = ("EntryTuple", "OnError", "WalkTuple", "awalk", "walk", "walk_entries")
+__all__ = (
+    "EntryTuple",
+    "OnError",
+    "WalkTuple",
+    "awalk",
+    "awalk_entries",
+    "walk",
+    "walk_entries",
+)
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
     # PEP 562: load the asyncio walk only when it is asked for.
-    if name == "awalk":
-        from ._aio import awalk
+    if name in ("awalk", "awalk_entries"):
+        from . import _aio
 
-        globals()["awalk"] = awalk
-        return awalk
+        value = getattr(_aio, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,12 +44,13 @@ import sys
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from functools import partial
 from typing import Any, AnyStr, Generic, TypeAlias
 
+from ._options import make_options
 from ._scan import Listing, scan_directory, subdirectories_to_enter
-from ._walk import OnError, WalkTuple
+from ._walk import EntryTuple, OnError, WalkTuple, _walk_with_options
 
 __all__ = ("DEFAULT_CONCURRENCY", "DEFAULT_READ_AHEAD", "DEFAULT_THREADS", "awalk")
 
@@ -919,6 +920,10 @@ def awalk(
     executor: Executor | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     read_ahead: int = DEFAULT_READ_AHEAD,
+    max_depth: int | None = None,
+    detect_loops: bool = False,
+    one_filesystem: bool = False,
+    sort: bool | Callable[[AnyStr], Any] = False,
 ) -> AsyncGenerator[WalkTuple[AnyStr], None]:
     """Directory tree generator for asyncio: :func:`rwalk.walk` that never blocks the loop.
 
@@ -963,9 +968,20 @@ def awalk(
         (a job starts when the walk needs one), more as listing waits on I/O.
     :param read_ahead: the most directories scanned, or being scanned, ahead of the
         caller; ``0`` scans a directory only when the walk reaches it.
+    :param max_depth: see :func:`rwalk.walk`.
+    :param detect_loops: see :func:`rwalk.walk`.
+    :param one_filesystem: see :func:`rwalk.walk`.
+    :param sort: see :func:`rwalk.walk`.
     :raises TypeError: at call time, for a ``top`` that is not a path, an ``onerror``
-        that is not callable, or an ``executor`` that is not an ``Executor``.
-    :raises ValueError: at call time, for ``concurrency < 1`` or ``read_ahead < 0``.
+        that is not callable, an ``executor`` that is not an ``Executor``, or an option
+        of the wrong type.
+    :raises ValueError: at call time, for ``concurrency < 1``, ``read_ahead < 0``, or a
+        negative ``max_depth``.
+
+    With any of the options beyond ``os.walk`` set, the walk is :func:`rwalk.walk`'s
+    own walk with options, advanced one directory per hop to an executor thread: the
+    same tuples and errors, every file-system call off the loop, but no speculative
+    scanning (``concurrency`` and ``read_ahead`` do not apply).
     """
     root: AnyStr = os.fspath(top)
     if onerror is not None and not callable(onerror):
@@ -976,8 +992,18 @@ def awalk(
         )
     _check_count("concurrency", concurrency, 1)
     _check_count("read_ahead", read_ahead, 0)
+    options = make_options(
+        max_depth=max_depth, detect_loops=detect_loops, one_filesystem=one_filesystem, sort=sort
+    )
     # As rwalk.walk and os.walk do: the arguments as given.
     sys.audit("rwalk.awalk", top, topdown, onerror, followlinks)
+    if not options.is_plain:
+        _check_thread_executor(executor)
+        return _walk_with_options_on_threads(
+            _walk_with_options(root, topdown, _collect_error, followlinks, options),
+            onerror,
+            executor,
+        )
     walk_in_order = _walk_top_down if topdown else _walk_bottom_up
     return walk_in_order(
         root,
@@ -987,6 +1013,141 @@ def awalk(
         concurrency=concurrency,
         read_ahead=read_ahead,
     )
+
+
+def awalk_entries(
+    top: AnyStr | os.PathLike[AnyStr],
+    topdown: bool = True,
+    onerror: OnError | None = None,
+    followlinks: bool = False,
+    *,
+    executor: Executor | None = None,
+    max_depth: int | None = None,
+    detect_loops: bool = False,
+    one_filesystem: bool = False,
+    sort: bool | Callable[[os.DirEntry[AnyStr]], Any] = False,
+) -> AsyncGenerator[EntryTuple[AnyStr], None]:
+    """:func:`rwalk.walk_entries` for asyncio: ``os.DirEntry`` lists, scans on threads.
+
+    The same walk as :func:`rwalk.walk_entries`, advanced one directory per hop to
+    ``executor`` (rwalk's shared threads by default); ``onerror`` runs on the loop and
+    is awaited if it returns an awaitable.  Prune by editing ``directory_entries``.
+    """
+    root: AnyStr = os.fspath(top)
+    if onerror is not None and not callable(onerror):
+        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
+        )
+    _check_thread_executor(executor)
+    options = make_options(
+        max_depth=max_depth,
+        detect_loops=detect_loops,
+        one_filesystem=one_filesystem,
+        sort=sort,
+        entries=True,
+    )
+    sys.audit("rwalk.awalk_entries", top, topdown, onerror, followlinks)
+    return _walk_with_options_on_threads(
+        _walk_with_options(root, topdown, _collect_error, followlinks, options), onerror, executor
+    )
+
+
+def _check_thread_executor(executor: Executor | None) -> None:
+    if isinstance(executor, ProcessPoolExecutor):
+        raise ValueError(
+            "the options beyond os.walk (and awalk_entries) need an executor of threads: "
+            "the walk's state cannot move to another process"
+        )
+
+
+def _collect_error(error: OSError) -> None:
+    """The onerror of a walk with options run on threads: keep the error for the loop.
+
+    Each step runs inside :func:`_collecting`, which points this thread's collector at
+    the list of the walk being advanced; the loop reports the errors, in order, before
+    the tuple that followed them (and runs the caller's ``onerror`` there).
+    """
+    _collector.errors.append(error)
+
+
+_END = object()
+
+
+async def _walk_with_options_on_threads(
+    walk: Any, onerror: OnError | None, executor: Executor | None
+) -> AsyncGenerator[Any, None]:
+    """Advance a synchronous walk with options one step per hop to a thread."""
+    errors: list[OSError] = []
+    loop = asyncio.get_running_loop()
+    pool = executor if executor is not None else _default_executor()
+    in_flight: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            in_flight = _call_on(loop, pool, _next_collecting, walk, errors)
+            step = await in_flight
+            in_flight = None
+            reported, errors[:] = list(errors), []
+            for error in reported:
+                await _report(onerror, error)
+            if step is _END:
+                return
+            yield step
+    finally:
+        if in_flight is not None and not in_flight.done():
+            # A step is running on a thread: close the walk when it is done there.
+            in_flight.add_done_callback(lambda _: walk.close())
+        else:
+            walk.close()
+
+
+def _next_collecting(walk: Any, errors: list[OSError]) -> Any:
+    with _collecting(errors):
+        return next(walk, _END)
+
+
+_collector = threading.local()
+
+
+@contextlib.contextmanager
+def _collecting(errors: list[OSError]) -> Any:
+    previous = getattr(_collector, "errors", None)
+    _collector.errors = errors
+    try:
+        yield
+    finally:
+        _collector.errors = previous
+
+
+def _call_on(
+    loop: asyncio.AbstractEventLoop, pool: Executor | _ScanThreads, function: Any, *args: Any
+) -> asyncio.Future[Any]:
+    """``function(*args)`` on ``pool``, as a future of the running loop."""
+    if not isinstance(pool, _ScanThreads):
+        return asyncio.wrap_future(pool.submit(function, *args), loop=loop)
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(outcome: Any, failed: bool) -> None:
+        if future.done():
+            return
+        if failed:
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    def task() -> None:
+        try:
+            outcome = function(*args)
+        except BaseException as error:  # handed to the loop, raised there
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(settle, error, True)
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, outcome, False)
+
+    pool.run(task)
+    return future
 
 
 def _check_count(name: str, value: object, least: int) -> None:
