@@ -48,7 +48,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from functools import partial
 from typing import Any, AnyStr, Generic, TypeAlias
 
-from ._options import make_options
+from ._options import check_walk_arguments, make_options
 from ._scan import Listing, scan_directory, subdirectories_to_enter
 from ._walk import EntryTuple, OnError, WalkTuple, _walk_with_options
 
@@ -983,13 +983,8 @@ def awalk(
     same tuples and errors, every file-system call off the loop, but no speculative
     scanning (``concurrency`` and ``read_ahead`` do not apply).
     """
-    root: AnyStr = os.fspath(top)
-    if onerror is not None and not callable(onerror):
-        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(
-            f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
-        )
+    root: AnyStr = check_walk_arguments(top, onerror)
+    _check_executor(executor)
     _check_count("concurrency", concurrency, 1)
     _check_count("read_ahead", read_ahead, 0)
     options = make_options(
@@ -1033,13 +1028,8 @@ def awalk_entries(
     ``executor`` (rwalk's shared threads by default); ``onerror`` runs on the loop and
     is awaited if it returns an awaitable.  Prune by editing ``directory_entries``.
     """
-    root: AnyStr = os.fspath(top)
-    if onerror is not None and not callable(onerror):
-        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(
-            f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
-        )
+    root: AnyStr = check_walk_arguments(top, onerror)
+    _check_executor(executor)
     _check_thread_executor(executor)
     options = make_options(
         max_depth=max_depth,
@@ -1052,6 +1042,13 @@ def awalk_entries(
     return _walk_with_options_on_threads(
         _walk_with_options(root, topdown, _collect_error, followlinks, options), onerror, executor
     )
+
+
+def _check_executor(executor: object) -> None:
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
+        )
 
 
 def _check_thread_executor(executor: Executor | None) -> None:

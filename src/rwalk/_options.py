@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("WalkOptions", "loop_error", "make_options")
+__all__ = ("WalkOptions", "check_walk_arguments", "loop_error", "make_options")
 
 SortKey = Callable[[Any], Any]
 
@@ -51,6 +51,22 @@ class WalkOptions:
 
 
 _PLAIN = WalkOptions()
+
+
+def check_walk_arguments(top: Any, onerror: object) -> Any:
+    """The call-time checks every walk shares: ``top`` as ``os.fspath`` gives it.
+
+    Done before the first ``next()``, so that a bad argument fails where it is passed.
+    (``os.walk`` raises the same ``TypeError`` for ``top`` on its first iteration, and
+    for a non-callable ``onerror`` only when the first error occurs.)
+
+    :raises TypeError: ``top`` is not a path, or ``onerror`` is neither callable nor
+        ``None``.
+    """
+    root = os.fspath(top)
+    if onerror is not None and not callable(onerror):
+        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
+    return root
 
 
 def _identity(value: Any) -> Any:

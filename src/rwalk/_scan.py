@@ -33,6 +33,7 @@ __all__ = (
     "TypedEntry",
     "choose_directories",
     "directory_id",
+    "is_symlink",
     "scan_directory",
     "scan_entries",
     "scan_typed_entries",
@@ -75,6 +76,9 @@ def scan_directory(top: AnyStr, bottom_up: bool, followlinks: bool) -> Listing[A
     except OSError as error:
         return error
 
+    if followlinks is _WALK_SYMLINKS_AS_FILES:
+        with scandir_it:
+            return _scan_symlinks_as_files(scandir_it, bottom_up)
     dirnames: list[AnyStr] = []
     filenames: list[AnyStr] = []
     enter_paths: list[AnyStr] = []
@@ -82,9 +86,6 @@ def scan_directory(top: AnyStr, bottom_up: bool, followlinks: bool) -> Listing[A
     # warm walk's time.
     add_directory = dirnames.append
     add_file = filenames.append
-    if followlinks is _WALK_SYMLINKS_AS_FILES:
-        with scandir_it:
-            return _scan_symlinks_as_files(scandir_it, bottom_up)
     with scandir_it:
         # One try around the whole loop: the only call in it that can raise OSError
         # outside the inner handlers is next() on the iterator (a directory that
@@ -284,6 +285,14 @@ def scan_entries(top: AnyStr) -> EntryListing[AnyStr] | OSError:
         except OSError as error:
             return error
     return directories, files
+
+
+def is_symlink(entry: os.DirEntry[AnyStr]) -> bool:
+    """``entry.is_symlink()``; as ``os.path.islink``, unreadable means "not a link"."""
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
 
 
 def directory_id(path: AnyStr) -> DirectoryId | None:

@@ -19,11 +19,12 @@ import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, AnyStr, Generic, TypeAlias, Union
 
-from ._options import WalkOptions, make_options
+from ._options import WalkOptions, check_walk_arguments, make_options
 from ._scan import (
     DirectoryId,
     choose_directories,
     directory_id,
+    is_symlink,
     scan_directory,
     scan_entries,
     subdirectories_to_enter,
@@ -134,12 +135,7 @@ def walk(
         callable nor ``None``, or an option has the wrong type (the message names it).
     :raises ValueError: at call time, for a negative ``max_depth``.
     """
-    # Validate before the first next(), so that a bad argument fails where it is
-    # passed.  (os.walk raises the same TypeError for ``top`` on the first iteration,
-    # and for a non-callable onerror only when the first error occurs.)
-    root: AnyStr = os.fspath(top)
-    if onerror is not None and not callable(onerror):
-        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
+    root: AnyStr = check_walk_arguments(top, onerror)
     options = make_options(
         max_depth=max_depth, detect_loops=detect_loops, one_filesystem=one_filesystem, sort=sort
     )
@@ -254,9 +250,7 @@ def walk_entries(
     ``path`` is entered.  ``sort=True`` sorts by ``entry.name``; a key function receives
     the entries.  Every other argument is :func:`walk`'s.
     """
-    root: AnyStr = os.fspath(top)
-    if onerror is not None and not callable(onerror):
-        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
+    root: AnyStr = check_walk_arguments(top, onerror)
     options = make_options(
         max_depth=max_depth,
         detect_loops=detect_loops,
@@ -313,21 +307,17 @@ def _listing_for_caller(
         return None
     directory_entries, file_entries = listing
     options = context.options
-    directories: list[Any]
-    files: list[Any]
+    key = options.sort_key
+    if key is not None:
+        # The entries themselves are sorted, so that the names given to the caller and
+        # the entries a bottom-up walk enters are in the same order.
+        entry_key = key if options.entries else (lambda entry: key(entry.name))
+        directory_entries.sort(key=entry_key)
+        file_entries.sort(key=entry_key)
     if options.entries:
-        directories, files = directory_entries, file_entries
-    else:
-        directories = [entry.name for entry in directory_entries]
-        files = [entry.name for entry in file_entries]
-    if options.sort_key is not None:
-        directories.sort(key=options.sort_key)
-        files.sort(key=options.sort_key)
-        if not options.entries:
-            # Keep the entries in the yielded order (bottom-up enters in that order).
-            position = {name: index for index, name in enumerate(directories)}
-            directory_entries.sort(key=lambda entry: position[entry.name])
-    return directories, files, directory_entries
+        return directory_entries, file_entries, directory_entries
+    names = [entry.name for entry in directory_entries]
+    return names, [entry.name for entry in file_entries], directory_entries
 
 
 def _enter(
@@ -361,11 +351,10 @@ def _walk_top_down_with(
     # The caller has edited ``directories`` (names, or entries for walk_entries).
     if context.options.entries:
         paths = [entry.path for entry in directories]
+        if not context.followlinks:
+            paths = without_links(paths)
     else:
-        join = os.path.join
-        paths = [join(top, name) for name in directories]
-    if not context.followlinks:
-        paths = without_links(paths)
+        paths = subdirectories_to_enter(top, directories, context.followlinks)
     if identity is not None:
         context.ancestors[identity] = top
     yield _enter(paths, depth, context, _walk_top_down_with)
@@ -387,7 +376,7 @@ def _walk_bottom_up_with(
         paths = [
             entry.path
             for entry in directory_entries
-            if context.followlinks or not _is_symlink(entry)
+            if context.followlinks or not is_symlink(entry)
         ]
         if identity is not None:
             context.ancestors[identity] = top
@@ -395,10 +384,3 @@ def _walk_bottom_up_with(
         if identity is not None:
             del context.ancestors[identity]
     yield top, directories, files
-
-
-def _is_symlink(entry: os.DirEntry[AnyStr]) -> bool:
-    try:
-        return entry.is_symlink()
-    except OSError:
-        return False
