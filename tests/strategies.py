@@ -18,9 +18,11 @@ as surrogate escapes exactly as ``os.listdir`` returns them.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import random
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,15 @@ from hypothesis import strategies as st
 
 Path = tuple[str, ...]
 """A path relative to the tree's root, as a tuple of names (the root is ``()``)."""
+
+TOP_KINDS = st.sampled_from(["str", "bytes", "pathlike"])
+# pyfakefs's scandir cannot list a bytes path (its DirEntry.path joins bytes to a str
+# separator and raises TypeError), so bytes tops are covered on real disk only.
+FAKE_FS_TOP_KINDS = st.sampled_from(["str", "pathlike"])
+SEEDS = st.integers(0, 2**32 - 1)
+"""Seeds of the editing policy (:func:`pruner`)."""
+FOLLOW_DEPTH = 3
+"""Bound for top-down walks that follow links on cyclic trees (links to ancestors loop)."""
 
 
 class LinkKind(enum.Enum):
@@ -190,6 +201,29 @@ def build_on_disk(root: str, spec: TreeSpec) -> None:
         os.symlink(link.target, _on(root, link.path))
 
 
+@contextlib.contextmanager
+def tree_on_disk(spec: TreeSpec) -> Iterator[str]:
+    """``spec`` built in a fresh temporary directory; yields the tree's root path."""
+    with tempfile.TemporaryDirectory() as temporary:
+        root = os.path.join(temporary, "root")
+        os.mkdir(root)
+        build_on_disk(root, spec)
+        yield root
+
+
+@contextlib.contextmanager
+def as_normal_user() -> Iterator[None]:
+    """pyfakefs acting as uid 1000, so that unreadable directories fail to list."""
+    from pyfakefs import helpers as pyfakefs_helpers
+
+    user = pyfakefs_helpers.get_uid()
+    pyfakefs_helpers.set_uid(1000)
+    try:
+        yield
+    finally:
+        pyfakefs_helpers.set_uid(user)
+
+
 def build_in_fake_fs(filesystem: Any, root: str, spec: TreeSpec) -> None:
     """Create ``spec`` under ``root`` in a pyfakefs ``FakeFilesystem``."""
     filesystem.create_dir(root)
@@ -276,6 +310,28 @@ def record_walk(
         if max_depth is not None and depth_below(top, dirpath) >= max_depth:
             dirnames.clear()
     return WalkResult(tuples, errors)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a property test runs a walk."""
+
+    topdown: bool
+    followlinks: bool
+    seed: int | None  # of the editing policy; None: no edits
+    max_depth: int | None = None  # clear dirnames at this depth (cyclic trees)
+
+
+def run_walk(walk: Callable[..., Any], top: Any, options: Options) -> WalkResult:
+    """Run ``walk`` (any function with ``os.walk``'s signature) as ``options`` say."""
+    errors, onerror = error_recorder()
+    return record_walk(
+        walk(top, topdown=options.topdown, onerror=onerror, followlinks=options.followlinks),
+        errors,
+        top=top,
+        prune=None if options.seed is None else pruner(options.seed),
+        max_depth=options.max_depth,
+    )
 
 
 def error_recorder() -> tuple[list[ErrorRecord], Callable[[OSError], None]]:

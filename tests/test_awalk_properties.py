@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,30 +23,28 @@ from unittest import mock
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from pyfakefs import fake_filesystem, fake_os
-from pyfakefs import helpers as pyfakefs_helpers
 
 import cpython_walk
 import rwalk
 from rwalk import _scan
 from strategies import (
+    FAKE_FS_TOP_KINDS,
+    FOLLOW_DEPTH,
+    SEEDS,
+    TOP_KINDS,
+    Options,
     TreeSpec,
     WalkResult,
+    as_normal_user,
     build_in_fake_fs,
-    build_on_disk,
     depth_below,
     error_recorder,
     pruner,
-    record_walk,
+    run_walk,
     top_as,
+    tree_on_disk,
     trees,
 )
-
-TOP_KINDS = st.sampled_from(["str", "bytes", "pathlike"])
-# pyfakefs's scandir cannot list a bytes path: bytes tops are covered on disk only.
-FAKE_FS_TOP_KINDS = st.sampled_from(["str", "pathlike"])
-SEEDS = st.integers(0, 2**32 - 1)
-# Bound for top-down walks that follow links on cyclic trees.
-FOLLOW_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -61,25 +58,6 @@ class Settings:
 SETTINGS = st.builds(
     Settings, concurrency=st.sampled_from([1, 2, 32]), read_ahead=st.sampled_from([0, 1, 4, 1024])
 )
-
-
-@dataclass(frozen=True)
-class Options:
-    topdown: bool
-    followlinks: bool
-    seed: int | None  # of the pruning policy; None: no edits
-    max_depth: int | None = None
-
-
-def run_sync(walk: Any, top: Any, options: Options) -> WalkResult:
-    errors, onerror = error_recorder()
-    return record_walk(
-        walk(top, topdown=options.topdown, onerror=onerror, followlinks=options.followlinks),
-        errors,
-        top=top,
-        prune=None if options.seed is None else pruner(options.seed),
-        max_depth=options.max_depth,
-    )
 
 
 def run_async(top: Any, options: Options, settings: Settings) -> WalkResult:
@@ -114,13 +92,10 @@ def run_async(top: Any, options: Options, settings: Settings) -> WalkResult:
 def assert_same_walks_on_disk(
     spec: TreeSpec, top_kind: str, options: Options, settings: Settings
 ) -> None:
-    with tempfile.TemporaryDirectory() as temporary:
-        root = os.path.join(temporary, "root")
-        os.mkdir(root)
-        build_on_disk(root, spec)
+    with tree_on_disk(spec) as root:
         top = top_as(top_kind, root)
-        expected = run_sync(cpython_walk.make_walk(os), top, options)
-        assert run_sync(rwalk.walk, top, options) == expected
+        expected = run_walk(cpython_walk.make_walk(os), top, options)
+        assert run_walk(rwalk.walk, top, options) == expected
         assert run_async(top, options, settings) == expected
 
 
@@ -181,13 +156,8 @@ def test_awalk_matches_walk_in_pyfakefs(
     assume(not (followlinks and not topdown and spec.links_to_directories > 1))
     options = Options(topdown, followlinks, seed, FOLLOW_DEPTH if followlinks else None)
     # A normal user, so that unreadable directories fail to list (PermissionError).
-    user = pyfakefs_helpers.get_uid()
-    pyfakefs_helpers.set_uid(1000)
-    try:
-        with mock.patch.object(_scan, "os", fake_os_module):
-            expected = run_sync(rwalk.walk, top, options)
-            # The worker threads see the fake os too: it is _scan's module global.
-            actual = run_async(top, options, settings)
-    finally:
-        pyfakefs_helpers.set_uid(user)
+    with as_normal_user(), mock.patch.object(_scan, "os", fake_os_module):
+        expected = run_walk(rwalk.walk, top, options)
+        # The worker threads see the fake os too: it is _scan's module global.
+        actual = run_async(top, options, settings)
     assert actual == expected

@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -39,11 +38,11 @@ from strategies import (
     ErrorRecord,
     TreeSpec,
     WalkRecord,
-    build_on_disk,
     depth_below,
     error_recorder,
     pruner,
     record_walk,
+    tree_on_disk,
     trees,
 )
 
@@ -61,14 +60,6 @@ def awalk_entries_as_iterator(top: Any, *args: Any, **options: Any) -> Iterator[
 
 # Every property runs for the synchronous and the asynchronous walk.
 WALKERS = pytest.mark.parametrize("walker", [rwalk.walk, awalk_as_iterator], ids=["walk", "awalk"])
-
-
-def on_disk(spec: TreeSpec) -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as temporary:
-        root = os.path.join(temporary, "root")
-        os.mkdir(root)
-        build_on_disk(root, spec)
-        yield root
 
 
 def walked(
@@ -107,7 +98,7 @@ def test_max_depth_is_the_unlimited_walk_cut_below_that_depth(
     max_depth: int,
     seed: int | None,
 ) -> None:
-    for top in on_disk(spec):
+    with tree_on_disk(spec) as top:
         tuples, errors = walked(top, walker=walker, topdown=topdown, seed=seed, max_depth=max_depth)
         all_tuples, all_errors = walked(top, walker=walker, topdown=topdown, seed=seed)
         assert tuples == [t for t in all_tuples if depth_below(top, t[0]) <= max_depth]
@@ -152,7 +143,7 @@ def sort_in_place(dirpath: Any, dirnames: list[Any]) -> None:
 def test_sort_is_the_walk_whose_caller_sorts_each_listing(
     walker: Callable[..., Iterator[Any]], spec: TreeSpec, seed: int | None
 ) -> None:
-    for top in on_disk(spec):
+    with tree_on_disk(spec) as top:
         tuples, errors = walked(top, walker=walker, seed=seed, sort=True)
         reference, reference_errors = walked(top, walker=walker, seed=seed, edit=sort_in_place)
         # The reference recorded each listing before its caller sorted it.
@@ -165,7 +156,7 @@ def test_sort_is_the_walk_whose_caller_sorts_each_listing(
 def test_sort_bottom_up_is_the_sorted_tree_in_post_order(
     walker: Callable[..., Iterator[Any]], spec: TreeSpec
 ) -> None:
-    for top in on_disk(spec):
+    with tree_on_disk(spec) as top:
         tuples, _ = walked(top, walker=walker, topdown=False, sort=True)
         sorted_top_down, _ = walked(top, walker=walker, sort=True)
         assert tuples == post_order(sorted_top_down, top)
@@ -218,7 +209,7 @@ def test_detect_loops_enters_each_path_that_does_not_revisit_an_ancestor(
     walker: Callable[..., Iterator[Any]],
     spec: TreeSpec,
 ) -> None:
-    for top in on_disk(spec):
+    with tree_on_disk(spec) as top:
         expected_tuples, expected_loops = following_walk_that_prunes_its_ancestors(top)
         tuples, errors = walked(top, walker=walker, followlinks=True, detect_loops=True)
         assert tuples == expected_tuples
@@ -378,7 +369,7 @@ def test_walk_entries_is_walk_with_entries_for_names(  # noqa: PLR0917 - hypothe
         if prune is not None:
             prune(dirpath, dirnames, [])
 
-    for top in on_disk(spec):
+    with tree_on_disk(spec) as top:
         names, errors = walked(top, edit=edit, topdown=topdown, sort=sort, max_depth=max_depth)
         entry_errors, onerror = error_recorder()
         as_names = []

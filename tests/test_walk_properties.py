@@ -16,59 +16,29 @@ References: on disk, both this Python's ``os.walk`` and the vendored 3.13 copy
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 from unittest import mock
 
 from hypothesis import event, given
 from hypothesis import strategies as st
 from pyfakefs import fake_filesystem, fake_os
-from pyfakefs import helpers as pyfakefs_helpers
 
 import cpython_walk
 import rwalk
 from rwalk import _scan
 from strategies import (
+    FAKE_FS_TOP_KINDS,
+    FOLLOW_DEPTH,
+    SEEDS,
+    TOP_KINDS,
+    Options,
     TreeSpec,
-    WalkResult,
+    as_normal_user,
     build_in_fake_fs,
-    build_on_disk,
-    error_recorder,
-    pruner,
-    record_walk,
+    run_walk,
     top_as,
+    tree_on_disk,
     trees,
 )
-
-Walk = Callable[..., Iterator[tuple[Any, list[Any], list[Any]]]]
-TOP_KINDS = st.sampled_from(["str", "bytes", "pathlike"])
-# pyfakefs's scandir cannot list a bytes path (its DirEntry.path joins bytes to a str
-# separator and raises TypeError), so bytes tops are covered on real disk only.
-FAKE_FS_TOP_KINDS = st.sampled_from(["str", "pathlike"])
-SEEDS = st.integers(0, 2**32 - 1)
-# Bound for top-down walks that follow links on cyclic trees (links to ancestors loop).
-FOLLOW_DEPTH = 3
-
-
-@dataclass(frozen=True)
-class Options:
-    topdown: bool
-    followlinks: bool
-    seed: int | None  # of the pruning policy; None: no edits
-    max_depth: int | None = None  # clear dirnames at this depth (cyclic trees)
-
-
-def run(walk: Walk, top: Any, options: Options) -> WalkResult:
-    errors, onerror = error_recorder()
-    return record_walk(
-        walk(top, topdown=options.topdown, onerror=onerror, followlinks=options.followlinks),
-        errors,
-        top=top,
-        prune=None if options.seed is None else pruner(options.seed),
-        max_depth=options.max_depth,
-    )
 
 
 def assert_same_walks_on_disk(
@@ -80,19 +50,16 @@ def assert_same_walks_on_disk(
     seed: int | None,
     max_depth: int | None = None,
 ) -> None:
-    with tempfile.TemporaryDirectory() as temporary:
-        root = os.path.join(temporary, "root")
-        os.mkdir(root)
-        build_on_disk(root, spec)
+    with tree_on_disk(spec) as root:
         top = top_as(top_kind, root)
         options = Options(topdown, followlinks, seed, max_depth)
-        expected = run(cpython_walk.make_walk(os), top, options)
+        expected = run_walk(cpython_walk.make_walk(os), top, options)
         # Visible with --hypothesis-show-statistics: how often onerror was exercised.
         event("onerror called" if expected.errors else "no errors")
-        assert run(rwalk.walk, top, options) == expected
+        assert run_walk(rwalk.walk, top, options) == expected
         # This interpreter's own os.walk agrees too (3.10/3.11's recursive one differs
         # from 3.13 only on deep trees and on races, which these trees don't have).
-        assert run(os.walk, top, options) == expected
+        assert run_walk(os.walk, top, options) == expected
 
 
 @given(spec=trees(), topdown=st.booleans(), top_kind=TOP_KINDS, seed=st.none() | SEEDS)
@@ -137,16 +104,11 @@ def assert_same_walks_in_fake_fs(
     build_in_fake_fs(filesystem, root, spec)
     top = top_as(top_kind, root)
     options = Options(topdown, followlinks, seed, FOLLOW_DEPTH if followlinks else None)
-    # A normal user, so that the unreadable directories fail to list (PermissionError).
-    user = pyfakefs_helpers.get_uid()
-    pyfakefs_helpers.set_uid(1000)
-    try:
-        expected = run(cpython_walk.make_walk(fake_os_module), top, options)
+    with as_normal_user():
+        expected = run_walk(cpython_walk.make_walk(fake_os_module), top, options)
         event("onerror called" if expected.errors else "no errors")
         with mock.patch.object(_scan, "os", fake_os_module):
-            actual = run(rwalk.walk, top, options)
-    finally:
-        pyfakefs_helpers.set_uid(user)
+            actual = run_walk(rwalk.walk, top, options)
     assert actual == expected
 
 
