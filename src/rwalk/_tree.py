@@ -601,16 +601,15 @@ def _prepare(
     for name, is_dir, is_symlink in entries:
         if not is_dir or (is_symlink and not follow):
             continue
-        if root_device is not None and _device_of(os.path.join(path, name)) not in (
-            None,
-            root_device,
-        ):
+        # One stat serves -x and -l alike.
+        status = _stat_for_entering(os.path.join(path, name), follow, root_device)
+        if _on_other_device(status, root_device):
             identities[name] = _OTHER_DEVICE
             continue
         if follow:
             # Loops are found as walkdir and fd find them: a directory whose (device,
             # inode) is already on the path from the root is not entered.
-            identity = _identity(_stat_or_none(os.path.join(path, name)))
+            identity = _identity(status)
             if identity is None or identity in ancestors:
                 identities[name] = None
                 continue
@@ -651,7 +650,7 @@ def _total_sizes(
             is_dir
             and (follow or not is_symlink)
             and depth != max_depth
-            and (root_device is None or _device_of(child) in (None, root_device))
+            and not _on_other_device(_stat_for_entering(child, False, root_device), root_device)
         ):
             child_ignore = ignore.enter(child) if ignore is not None else None
             total += _contents_size(
@@ -702,11 +701,12 @@ def _contents_size(
                 total += own.st_size
             if not is_dir or (is_symlink and not follow) or entries_depth == max_depth:
                 continue
-            if root_device is not None and _device_of(child) not in (None, root_device):
+            status = _stat_for_entering(child, follow, root_device)
+            if _on_other_device(status, root_device):
                 continue
             child_identity = None
             if follow:
-                child_identity = _identity(_stat_or_none(child))
+                child_identity = _identity(status)
                 if child_identity is None or child_identity in ancestors:
                     continue
             child_listing = scan_typed_entries(child)
@@ -729,10 +729,15 @@ def _identity(result: os.stat_result | None) -> tuple[int, int] | None:
     return (result.st_dev, result.st_ino) if result is not None else None
 
 
-def _device_of(path: bytes) -> int | None:
-    """``st_dev`` of what ``path`` leads to (links followed), or None if unreadable."""
-    result = _stat_or_none(path)
-    return result.st_dev if result is not None else None
+def _stat_for_entering(path: bytes, follow: bool, root_device: int | None) -> os.stat_result | None:
+    """The one ``stat`` (links followed) of a directory about to be entered, when ``-l``
+    (its identity) or ``-x`` (its device) needs it; None otherwise or if unreadable."""
+    return _stat_or_none(path) if follow or root_device is not None else None
+
+
+def _on_other_device(status: os.stat_result | None, root_device: int | None) -> bool:
+    """``-x``: the directory is on another device than its root (unknown: it is not)."""
+    return root_device is not None and status is not None and status.st_dev != root_device
 
 
 def _stat_or_none(path: bytes) -> os.stat_result | None:
