@@ -155,14 +155,16 @@ def test_a_user_executor_runs_the_walk(tree: Path) -> None:
     assert executor.submitted > 0
 
 
-def test_a_process_pool_runs_the_walk(tree: Path) -> None:
-    # The jobs are module-level functions of plain values: they pickle.
+def test_a_process_pool_is_refused_at_the_call(tree: Path) -> None:
+    # Scan jobs take directories from, and attach listings to, the walk's own nodes:
+    # they cannot run in another process.  Refused before any work, with a reason.
     from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
 
-    with ProcessPoolExecutor(2, mp_context=get_context("fork")) as executor:
-        actual = run_walk(rwalk.awalk(tree, topdown=False, executor=executor))
-    assert actual == sync_walk(rwalk.walk(tree, topdown=False))
+    with ProcessPoolExecutor(1) as executor:
+        with pytest.raises(ValueError, match="executor must run its tasks in this process"):
+            rwalk.awalk(tree, executor=executor)
+        with pytest.raises(ValueError, match="executor must run its tasks in this process"):
+            rwalk.awalk_entries(tree, executor=executor)
 
 
 def edits(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:

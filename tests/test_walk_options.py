@@ -463,6 +463,6 @@ def test_awalk_with_options_closed_early_leaves_no_descriptor(tmp_path: Path) ->
 def test_awalk_options_need_threads_not_processes() -> None:
     with (
         concurrent.futures.ProcessPoolExecutor(1) as pool,
-        pytest.raises(ValueError, match="need an executor of threads"),
+        pytest.raises(ValueError, match="executor must run its tasks in this process"),
     ):
         rwalk.awalk(".", max_depth=1, executor=pool)

@@ -37,15 +37,15 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import heapq
 import inspect
 import os
 import queue
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from functools import partial
 from typing import Any, AnyStr, Generic, TypeAlias
 
 from ._options import check_walk_arguments, make_options
@@ -69,17 +69,24 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_READ_AHEAD = 1024
 """Most directories one walk holds scanned (or is scanning) ahead of its caller."""
 
-# A job stops after this much wall time (or after _JOB_MAX_DIRECTORIES): long enough
-# that the hop to the thread and back is a few percent of a job on a local disk, short
-# enough that a slow directory's subdirectories are soon handed to other jobs.
+# A job's budget while it is the walk's only scanner (a warm local disk): it stops after
+# this much wall time or this many directories, so that scanner and walk take turns in
+# batches (see _Scheduler).  Long enough that starting a job is a few percent of it.
 _JOB_SECONDS = 0.004
 _JOB_MAX_DIRECTORIES = 1024
-# A directory slower than this ends its job (see _scan_depth_first): a warm local one
-# takes 10-50 us, a network round trip 0.5 ms or more.
+# A directory slower than this is a sign of I/O latency (a warm local one lists in
+# 10-50 us, a network round trip takes 0.5 ms or more): the job measures its CPU time
+# at once, so that parallel scanners start after the first slow directory, not later.
 _SLOW_DIRECTORY_SECONDS = 0.0005
-# Speculative jobs in flight when listing is CPU-bound: none.  A scanner running
-# beside the walk only fights the loop thread (and the link checker) for the GIL.
+# How often a running job measures its wall and CPU time to adapt the parallel limit.
+_EPOCH_SECONDS = 0.004
+# Speculative jobs running beside the walk when listing is CPU-bound: none.  A scanner
+# running beside the walk only fights the loop thread for the GIL (on 2 cores both
+# waited); a job starts when the walk needs a directory.
 _MIN_PARALLEL_JOBS = 0
+# From this parallel limit on, jobs share one frontier and report each directory at
+# once; below it, the one job scans depth-first on its own and reports in a batch.
+_SHARED_FROM = 2
 # A job whose wall time is this many times its thread's CPU time waited on I/O: the
 # limit on parallel jobs doubles.  Below _CPU_BOUND_RATIO it halves (down to 0).
 _IO_BOUND_RATIO = 4.0
@@ -89,7 +96,9 @@ _TURN_SECONDS = 0.002
 # How long the loop thread waits in place for a link check before awaiting it.
 _CHECK_WAIT_SECONDS = 0.0002
 
-_UNSCANNED, _IN_FLIGHT, _SCANNED, _TAKEN = range(4)
+# A node's life: waiting in the shared frontier (_QUEUED) or on one job's own stack
+# (_HELD); being scanned; scanned (its result waits for the walk); taken by the walk.
+_QUEUED, _HELD, _SCANNING, _SCANNED, _TAKEN = range(5)
 
 
 class _ScanCrash:
@@ -105,77 +114,7 @@ class _ScanCrash:
         self.exception = exception
 
 
-class _StopSignal:
-    """Set by a closing walk; its running jobs look at it between two directories."""
-
-    __slots__ = ("hungry", "stopped")
-
-    def __init__(self) -> None:
-        self.stopped = False
-        # Set while the walk has room for more parallel jobs but nothing to give them:
-        # a job that meets a slow directory then returns, so that the subdirectories
-        # it found go out to parallel jobs.  Otherwise it carries on (fewer hops).
-        self.hungry = False
-
-
 _ScanResult: TypeAlias = Listing[AnyStr] | OSError | _ScanCrash
-_JobOutcome: TypeAlias = tuple[list[_ScanResult[AnyStr]], float, float]
-
-
-def _scan_depth_first(
-    roots: Sequence[AnyStr],
-    followlinks: bool,
-    max_directories: int,
-    seconds: float,
-    stop: _StopSignal,
-    *,
-    hurry: _StopSignal,
-) -> _JobOutcome[AnyStr]:
-    """A job, run on an executor thread: scan ``roots`` and what lies below them.
-
-    Directories are scanned in the walk's own order (depth-first, each directory's
-    subdirectories in listing order), so that what is scanned first is needed first.
-    Stops after ``max_directories`` directories, ``seconds`` of wall time, or one
-    directory that took a quarter of that, or as soon as ``stop`` is set (a directory
-    being scanned is finished first).
-
-    :returns: the results in scanning order (the loop replays the same depth-first
-        order to know which directory each belongs to), the job's wall time and the
-        CPU time of its thread.  A module-level function of plain values, so that a
-        process pool can run it too.
-    """
-    clock = time.perf_counter
-    started = clock()
-    cpu_started = time.thread_time()
-    deadline = started + seconds
-    results: list[_ScanResult[AnyStr]] = []
-    pending = list(reversed(roots))
-    # A directory slower than this is a sign of I/O latency: its subdirectories are
-    # better handed out to parallel jobs than listed one after another here.
-    slow = _SLOW_DIRECTORY_SECONDS
-    scan_started = started
-    while pending:
-        # A bottom-up scan also gives enter_paths (subdirectories that are neither
-        # links nor, without followlinks, links to directories), from the entries'
-        # cached types: exactly the directories worth scanning ahead.
-        try:
-            result: _ScanResult[AnyStr] = scan_directory(pending.pop(), True, followlinks)
-        except Exception as exception:
-            results.append(_ScanCrash(exception))
-            break
-        results.append(result)
-        if type(result) is tuple and result[2]:
-            pending.extend(reversed(result[2]))
-        now = clock()
-        if (
-            len(results) >= max_directories
-            or now >= deadline
-            or (now - scan_started >= slow and (stop.hungry or hurry.hungry))
-            or stop.stopped
-        ):
-            break
-        scan_started = now
-    return results, clock() - started, time.thread_time() - cpu_started
 
 
 def _check_links(top: AnyStr, dirnames: list[AnyStr]) -> list[AnyStr] | _ScanCrash:
@@ -195,7 +134,7 @@ class _CheckHandoff(Generic[AnyStr]):
     step) it cost about 80 us; a lock handed from the checker to the waiting loop
     thread costs a fraction of that.  The loop waits at most ``_CHECK_WAIT_SECONDS``
     (bounded, far below a heartbeat's 1 ms) and then, if the answer is late, awaits
-    it as it awaits a job: the checker posts it through the loop.
+    it: the checker posts it through the loop.
     """
 
     __slots__ = ("_dirnames", "_done", "_guard", "_late", "_scheduler", "_serial", "_top", "answer")
@@ -221,11 +160,11 @@ class _CheckHandoff(Generic[AnyStr]):
             late = self._late
         self._done.release()
         if late:
-            self._scheduler._post(self._serial, answer, None)
+            self._scheduler.post_check(self._serial, answer)
 
     def wait(self, seconds: float) -> list[AnyStr] | _ScanCrash | None:
         """On the loop: the answer if it comes within ``seconds``, else None (posted later)."""
-        if self._done.acquire(seconds > 0, seconds if seconds > 0 else -1):
+        if self._done.acquire(True, seconds):
             return self.answer
         with self._guard:
             if self.answer is None:
@@ -236,46 +175,79 @@ class _CheckHandoff(Generic[AnyStr]):
 class _Directory(Generic[AnyStr]):
     """One directory of the walk: its listing once scanned, its subdirectories' nodes."""
 
-    __slots__ = ("children", "discarded", "path", "result", "state")
+    __slots__ = ("children", "discarded", "index", "key", "parent", "path", "result", "state")
 
-    def __init__(self, path: AnyStr, discarded: bool = False) -> None:
+    def __init__(
+        self, path: AnyStr, parent: _Directory[AnyStr] | None = None, index: int = 0
+    ) -> None:
         self.path: AnyStr = path
-        self.state = _UNSCANNED
+        # Its place among its parent's subdirectories, from which its key is made
+        # when it first goes on the shared frontier (see _key_of).
+        self.parent: _Directory[AnyStr] | None = parent
+        self.index = index
+        self.key: tuple[int, ...] | None = None if parent is not None else ()
+        self.state = _QUEUED
         self.result: _ScanResult[AnyStr] | None = None
         # The nodes of enter_paths, keyed by path, once scanned.
         self.children: dict[AnyStr, _Directory[AnyStr]] | None = None
         # Pruned by the caller (or below a pruned directory): never shown.
-        self.discarded = discarded
+        self.discarded = False
 
 
-class _Job(Generic[AnyStr]):
-    """A scan job in flight: the nodes it was handed, its quota, and its kind."""
+def _key_of(node: _Directory[AnyStr]) -> tuple[int, ...]:
+    """``node``'s place in the walk's depth-first order, as the scans found it.
 
-    __slots__ = ("hurry", "max_directories", "roots", "speculative")
-
-    def __init__(
-        self, roots: list[_Directory[AnyStr]], max_directories: int, speculative: bool
-    ) -> None:
-        self.roots: list[_Directory[AnyStr]] = roots
-        self.max_directories = max_directories
-        # Its "hungry" is set when the walk waits for this job: it then returns at
-        # its next slow directory.
-        self.hurry = _StopSignal()
-        self.hurry.hungry = not speculative
-        # Counted against the adaptive parallel limit (jobs for a directory the walk
-        # is waiting on are not).
-        self.speculative = speculative
+    The positions of its ancestors and itself among their siblings: tuples compare in
+    exactly the walk's order, so the shared frontier is a heap on them.  Made only for
+    nodes that go on the frontier (a lone job keeps its own stack and needs none), and
+    without recursion, so that depth costs no stack.
+    """
+    chain: list[_Directory[AnyStr]] = []
+    current: _Directory[AnyStr] | None = node
+    key: tuple[int, ...] | None = None
+    while current is not None:
+        key = current.key
+        if key is not None:
+            break
+        chain.append(current)
+        current = current.parent
+    made: tuple[int, ...] = key or ()
+    for link in reversed(chain):
+        made = link.key = (*made, link.index)
+    return made
 
 
 class _ExecutorFailure(RuntimeError):
     """The executor stopped running the walk's jobs (shut down, broken, cancelled)."""
 
 
-class _Scheduler(Generic[AnyStr]):
-    """Hands scan jobs to the executor and their results to the walk.
+_REFUSED = "rwalk.awalk: the executor refused new work"
+_CANCELLED = "rwalk.awalk: the executor cancelled a scan job (was it shut down?)"
 
-    Everything here runs on the event loop's thread, except
-    :meth:`_done_from_any_thread`, which only forwards a finished job to the loop.
+
+class _Scheduler(Generic[AnyStr]):
+    """Runs scan jobs on the executor and hands their listings to the walk.
+
+    The walk (on the loop's thread) and the jobs (on worker threads) share the tree of
+    nodes, the *frontier* (a heap of the unscanned nodes, earliest in walk order
+    first) and a few counters, all guarded by one lock.  Jobs serve themselves: a job
+    takes the earliest node the walk waits for or will need, scans it, attaches the
+    listing and the new child nodes, and takes the next, until there is nothing to take
+    or no room left in the read-ahead.  The loop is woken only when the directory it
+    waits for is in.  So the loop never hands out work, and a slow file system keeps
+    every job busy however many finish at once.
+
+    Two regimes, chosen by the parallel limit, which adapts to how long the jobs wait
+    on I/O (wall time against their thread's CPU time):
+
+    * **One job** (listing at CPU speed: a local, cached disk).  No job runs while the
+      walk has listings to consume; when it needs one, a job starts, scans depth-first
+      on its own stack for up to ``_JOB_SECONDS``, and wakes the walk once at the end.
+      Scanner and walk take turns instead of fighting for the GIL.
+    * **Shared** (listing waits: a network file system, a cold disk).  Up to the limit,
+      jobs take nodes from the shared frontier, put the children they find back on it,
+      start more jobs while there is work and room, and wake the walk as soon as the
+      directory it waits for is in.
     """
 
     def __init__(
@@ -291,42 +263,36 @@ class _Scheduler(Generic[AnyStr]):
         self._followlinks = followlinks
         self._concurrency = concurrency
         self._read_ahead = read_ahead
-        # Adapted from the jobs' wall/CPU time ratio; starts at the floor.
+        # Below a share of the read-ahead worth a job, the walk waits for more room
+        # rather than start a job per directory it takes (TCP's silly-window avoidance).
+        self._smallest_room = max(1, min(read_ahead, _JOB_MAX_DIRECTORIES) // 8)
+        self._lock = threading.Lock()
+        # -- guarded by _lock -------------------------------------------------------
+        # (key, serial, node): the serial keeps two equal keys (a name the caller
+        # added twice) from ever comparing nodes.  Entries whose node was taken by a
+        # job, or discarded, are skipped when popped.
+        self._frontier: list[tuple[tuple[int, ...], int, _Directory[AnyStr]]] = []
+        self._serial = 0
+        # Nodes being scanned or scanned and not yet taken: never above read_ahead,
+        # except for the directory the walk waits for.
+        self._reserved = 0
+        # Jobs started and not finished (queued on the executor or running).
+        self._jobs = 0
         self._parallel = min(concurrency, _MIN_PARALLEL_JOBS)
         self._wait_ratio = 1.0
-        # The frontier: the unscanned nodes whose parents are scanned, in walk order,
-        # as the depth-first stack of one notional scanner would hold them.  It is cut
-        # into segments, latest first: a list of nodes (whose *last* node is the
-        # earliest), or a job in flight standing in for the nodes it took, which it
-        # gives back as a list of what it left unscanned.  So jobs always start from
-        # the earliest segment and the walk's next directories are scanned first.
-        self._frontier: list[list[_Directory[AnyStr]] | _Job[AnyStr]] = []
-        self._speculative_jobs = 0
-        # With a user's executor: the futures of jobs in flight, to cancel on close.
-        self._futures: dict[_Job[AnyStr] | int, Future[Any]] = {}
-        # Directories scanned and not yet taken, plus the quotas of jobs in flight.
-        self._reserved = 0
+        # The node the walk waits for: jobs take it first, and wake the walk for it.
+        self._awaited: _Directory[AnyStr] | None = None
         self._closed = False
-        self._stop = _StopSignal()
         self._failure: BaseException | None = None
-        # What the walk is waiting for, and the future that wakes it.
-        self._awaited_node: _Directory[AnyStr] | None = None
+        # With a user's executor: the futures of jobs not finished, to cancel on close.
+        self._futures: set[Future[Any]] = set()
+        # -- the loop's own --------------------------------------------------------
+        self._wakeup: asyncio.Future[None] | None = None
         self._check_result: list[AnyStr] | _ScanCrash | None = None
         self._check_serial = 0
-        self._wakeup: asyncio.Future[None] | None = None
-        # Outcomes posted by worker threads, for the loop to take (see _post).
-        self._inbox: list[tuple[_Job[AnyStr] | int, Any, BaseException | None]] = []
-        self._inbox_lock = threading.Lock()
-        self._drain_posted = False
-        # Set while the walk sleeps: then every outcome wakes the loop.  Otherwise
-        # outcomes wake it only _post_threshold at a time, and the walk takes the
-        # rest itself before it sleeps.  Each wake-up costs the loop thread a GIL
-        # acquisition against busy workers (measured: starved for milliseconds).
-        self._loop_waiting = False
-        self._post_threshold = 1
         self._turn_taken = time.perf_counter()
 
-    # -- the walk's side --------------------------------------------------------------
+    # -- the walk's side (on the loop's thread) ------------------------------------
 
     def take(self, node: _Directory[AnyStr]) -> _ScanResult[AnyStr] | None:
         """The scan result of ``node`` if it is in, else None (then await :meth:`listing`).
@@ -337,11 +303,13 @@ class _Scheduler(Generic[AnyStr]):
         result = node.result
         if result is None or self._failure is not None:
             return None
-        node.result = None
-        node.state = _TAKEN
-        self._reserved -= 1
-        if self._speculative_jobs < self._parallel:
-            self._schedule()
+        with self._lock:
+            node.result = None
+            node.state = _TAKEN
+            self._reserved -= 1
+            starting = self._jobs_to_start()
+        if starting:
+            self._start_jobs(starting)
         return result
 
     def owes_the_loop_a_turn(self) -> bool:
@@ -358,22 +326,34 @@ class _Scheduler(Generic[AnyStr]):
         return True
 
     async def listing(self, node: _Directory[AnyStr]) -> _ScanResult[AnyStr]:
-        """The scan result of ``node``, scanning it now if no job has it yet."""
+        """The scan result of ``node``, scanning it now if no job is about to."""
         while True:
             if self._failure is not None:
                 raise self._failure
             result = self.take(node)
             if result is not None:
                 return result
-            if node.state == _UNSCANNED:
-                # Needed now: a job whatever the limits, with at least a batch's quota.
-                self._submit_urgent(node)
-            self._awaited_node = node
-            self._hurry_earliest_job()
+            with self._lock:
+                if node.result is not None or self._failure is not None:
+                    continue
+                self._awaited = node
+                starting = 0
+                if node.state in (_QUEUED, _HELD) and self._jobs < max(
+                    1, self._concurrency if self._parallel >= _SHARED_FROM else 1
+                ):
+                    # Needed now: a job whatever the parallel limit (running jobs may
+                    # all be inside slow directories).
+                    self._jobs += 1
+                    starting = 1
+                wakeup = self._wakeup = self._loop.create_future()
+            if starting:
+                self._start_jobs(starting)
             try:
-                await self._sleep()
+                await wakeup
             finally:
-                self._awaited_node = None
+                self._wakeup = None
+                self._awaited = None
+                self._turn_taken = time.perf_counter()
 
     async def subdirectories_to_enter(self, top: AnyStr, dirnames: list[AnyStr]) -> list[AnyStr]:
         """Run the post-yield link check on a worker, as ``os.walk`` runs it after a yield."""
@@ -383,26 +363,30 @@ class _Scheduler(Generic[AnyStr]):
         # A copy: the names as they are now, after the caller's edits (as os.walk
         # reads them), whatever the caller does with its list later.
         self._check_serial += 1
+        serial = self._check_serial
         names = list(dirnames)
-        if isinstance(self._executor, _ScanThreads) and not self._closed and self._failure is None:
-            handoff = _CheckHandoff(self, self._check_serial, top, names)
+        if isinstance(self._executor, _ScanThreads):
+            handoff = _CheckHandoff(self, serial, top, names)
             _default_checkers().run(handoff.run)
-            # With scan jobs running, their threads hold the GIL between directories
-            # and the loop would wait for it: then the loop does not wait in place.
-            answer = handoff.wait(_CHECK_WAIT_SECONDS if self._speculative_jobs == 0 else 0)
+            answer = handoff.wait(_CHECK_WAIT_SECONDS)
             if answer is not None:
                 if isinstance(answer, _ScanCrash):
                     raise answer.exception
                 return answer
             # Slow (a network file system, a busy machine): the loop goes on with
-            # other work; the checker posts its answer like any job.
+            # other work; the checker posts its answer.
         else:
-            self._dispatch(self._check_serial, _check_links, top, names)
+            self._submit_check(serial, top, names)
         try:
             while self._check_result is None:
                 if self._failure is not None:
                     raise self._failure
-                await self._sleep()
+                wakeup = self._wakeup = self._loop.create_future()
+                try:
+                    await wakeup
+                finally:
+                    self._wakeup = None
+                    self._turn_taken = time.perf_counter()
             result = self._check_result
         finally:
             self._check_result = None
@@ -420,19 +404,21 @@ class _Scheduler(Generic[AnyStr]):
         node.children = None
         adopted = []
         fresh = []
-        for path in paths:
+        for index, path in enumerate(paths):
             child = speculative.pop(path, None)
             if child is None:
-                child = _Directory(path)
+                child = _Directory(path, node, index)
                 fresh.append(child)
             adopted.append(child)
-        for pruned in speculative.values():
-            self._discard(pruned)
-        if fresh:
-            # Fresh nodes are (about) the next the walk needs: the earliest segment.
-            fresh.reverse()
-            self._frontier.append(fresh)
-        self._schedule()
+        if speculative or fresh:
+            with self._lock:
+                for pruned in speculative.values():
+                    self._discard(pruned)
+                for child in fresh:
+                    self._queue(child)
+                starting = self._jobs_to_start()
+            if starting:
+                self._start_jobs(starting)
         return adopted
 
     def children_of(self, node: _Directory[AnyStr]) -> list[_Directory[AnyStr]]:
@@ -442,275 +428,186 @@ class _Scheduler(Generic[AnyStr]):
         return list(children.values()) if children else []
 
     def close(self) -> None:
-        """Stop for good: cancel queued jobs, drop every result still to come.
+        """Stop for good: no job takes another directory, queued jobs are cancelled.
 
-        A job already running finishes on its worker (it closes its own directories)
-        and its result is ignored; nothing new is submitted.
+        A job already scanning finishes the directory it is in (closing it) and its
+        result is ignored; nothing new is started.
         """
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.stopped = True
-        # rwalk's own threads skip a closed walk's queued jobs by themselves.
-        for future in list(self._futures.values()):
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._frontier.clear()
+            futures = list(self._futures)
+            self._futures.clear()
+        # rwalk's own threads run a closed walk's queued jobs as no-ops.
+        for future in futures:
             future.cancel()
-        self._futures.clear()
-        self._frontier.clear()
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.cancel()
 
-    # -- scheduling -------------------------------------------------------------------
+    # -- the jobs (on worker threads) ----------------------------------------------
 
-    def _hurry_earliest_job(self) -> None:
-        """The walk waits: the earliest job in flight (which holds what the walk
-        waits for, or the nearest to it) returns at its next slow directory."""
-        for segment in reversed(self._frontier):
-            if isinstance(segment, _Job):
-                segment.hurry.hungry = True
-                return
+    def _run_job(self) -> None:
+        """A job: take nodes and scan them until there is nothing (or no room) left."""
+        clock = time.perf_counter
+        thread_time = time.thread_time
+        followlinks = self._followlinks
+        lock = self._lock
+        # This job's own depth-first stack (last = next) while it is the only one.
+        own: list[_Directory[AnyStr]] = []
+        started = epoch_started = clock()
+        epoch_cpu = thread_time()
+        scanned = 0
+        try:
+            while True:
+                with lock:
+                    node = self._claim(own, started, scanned)
+                    if node is None:
+                        self._end_job(own)
+                        return
+                scan_started = clock()
+                try:
+                    result: _ScanResult[AnyStr] = scan_directory(node.path, True, followlinks)
+                except Exception as exception:
+                    result = _ScanCrash(exception)
+                now = clock()
+                scanned += 1
+                children = None
+                if type(result) is tuple and result[2]:
+                    children = {
+                        path: _Directory(path, node, index) for index, path in enumerate(result[2])
+                    }
+                slow = now - scan_started >= _SLOW_DIRECTORY_SECONDS
+                with lock:
+                    wake = self._publish(node, result, children, own, slow)
+                    if slow or now - epoch_started >= _EPOCH_SECONDS:
+                        cpu = thread_time()
+                        self._adapt(now - epoch_started, cpu - epoch_cpu)
+                        epoch_started, epoch_cpu = now, cpu
+                    starting = self._jobs_to_start()
+                if wake:
+                    self._wake_from_thread()
+                if starting:
+                    self._start_jobs(starting)
+        except BaseException as error:  # scans catch what they raise: this is a bug
+            with lock:
+                self._jobs -= 1
+            self._fail_from_thread(_ExecutorFailure(f"rwalk.awalk: a scan job failed: {error!r}"))
 
-    def _room(self) -> int:
-        return self._read_ahead - self._reserved
+    def _claim(
+        self, own: list[_Directory[AnyStr]], started: float, scanned: int
+    ) -> _Directory[AnyStr] | None:
+        """Under the lock: the node this job scans next, or None (the job ends)."""
+        if self._closed or self._failure is not None:
+            return None
+        awaited = self._awaited
+        node: _Directory[AnyStr] | None
+        if awaited is not None and awaited.state <= _HELD and not awaited.discarded:
+            node = awaited  # whoever holds it, whatever the room and the budget
+        else:
+            if self._reserved >= self._read_ahead:
+                return None
+            if self._parallel < _SHARED_FROM:
+                if (
+                    scanned >= _JOB_MAX_DIRECTORIES
+                    or time.perf_counter() - started >= _JOB_SECONDS
+                    or self._jobs > 1
+                ):
+                    return None
+            elif self._jobs > self._parallel:
+                return None
+            node = None
+            if own:
+                if self._parallel >= _SHARED_FROM:
+                    # Other jobs may now start: they take from the shared frontier.
+                    self._give_back(own)
+                else:
+                    while own:
+                        candidate = own.pop()
+                        if candidate.state == _HELD and not candidate.discarded:
+                            node = candidate
+                            break
+            if node is None:
+                frontier = self._frontier
+                while frontier:
+                    candidate = heapq.heappop(frontier)[2]
+                    if candidate.state == _QUEUED and not candidate.discarded:
+                        node = candidate
+                        break
+                if node is None:
+                    return None
+        node.state = _SCANNING
+        self._reserved += 1
+        return node
 
-    def _schedule(self) -> None:
-        """Cut speculative jobs from the earliest segments while the limits allow."""
-        parallel = self._parallel
-        signal = self._stop
-        signal.hungry = False
-        if parallel == 0:
-            return
-        # The room is shared among the jobs that may start, so that quotas reserved by
-        # jobs that list two slow directories each do not starve the others.  Below a
-        # share worth a hop, wait for more room rather than send out a job per
-        # directory the caller takes (TCP's silly-window avoidance).
-        smallest = max(1, min(self._read_ahead, _JOB_MAX_DIRECTORIES) // (2 * parallel))
-        while self._speculative_jobs < parallel and not self._closed:
-            free_slots = parallel - self._speculative_jobs
-            quota = min(_JOB_MAX_DIRECTORIES, self._room() // free_slots)
-            if quota < smallest:
-                return
-            if not self._cut_job(quota, free_slots):
-                signal.hungry = True
-                return
-
-    def _submit_urgent(self, node: _Directory[AnyStr]) -> None:
-        """Scan ``node``, which the walk is waiting for, and what follows it."""
-        # One batch may go beyond read_ahead: waiting on scans one directory at a
-        # time, while the quota is held by directories further on, would be slower
-        # still.  So in-flight-or-held stays below read_ahead + one batch.
-        quota = max(1, self._room(), min(self._read_ahead, _JOB_MAX_DIRECTORIES))
-        if not self._cut_job(quota, 1, node):
-            # Not where the frontier said (cannot happen, but never hang on it).
-            self._start_job([node], quota, False, len(self._frontier))
-
-    def _cut_job(
-        self, quota: int, free_slots: int, urgent: _Directory[AnyStr] | None = None
+    def _publish(
+        self,
+        node: _Directory[AnyStr],
+        result: _ScanResult[AnyStr],
+        children: dict[AnyStr, _Directory[AnyStr]] | None,
+        own: list[_Directory[AnyStr]],
+        slow: bool,
     ) -> bool:
-        """Start a job on the earliest live segment; False if there is none."""
-        frontier = self._frontier
-        for index in range(len(frontier) - 1, -1, -1):
-            segment = frontier[index]
-            if isinstance(segment, _Job):
-                continue
-            while segment and (segment[-1].state != _UNSCANNED or segment[-1].discarded):
-                segment.pop()
-            if not segment:
-                del frontier[index]
-                continue
-            if urgent is not None and segment[-1] is not urgent:
-                return False
-            # Share the segment among the jobs that may start now, so that slow
-            # directories go out in parallel and fast ones in one batch.
-            count = min(quota, max(1, -(-len(segment) // free_slots)))
-            roots = segment[-count:]
-            roots.reverse()
-            del segment[-count:]
-            live = [root for root in roots if root.state == _UNSCANNED and not root.discarded]
-            # The job's stand-in goes after (earlier than) what is left of the segment.
-            position = index + 1 if segment else index
-            if not segment:
-                del frontier[index]
-            if live:
-                self._start_job(live, quota, urgent is None, position)
+        """Under the lock: attach a scan; True if the walk waits for it now."""
+        node.state = _SCANNED
+        if node.discarded or self._closed:
+            self._reserved -= 1
+            return False
+        node.result = result
+        if children:
+            node.children = children
+            if self._parallel >= _SHARED_FROM:
+                for child in children.values():
+                    self._queue(child)
+            else:
+                for child in reversed(children.values()):
+                    child.state = _HELD
+                    own.append(child)
+        if node is self._awaited and (slow or self._parallel >= _SHARED_FROM):
+            # Waiting on I/O: the walk goes on with this while the jobs scan on.
+            self._awaited = None
             return True
         return False
 
-    def _start_job(
-        self, roots: list[_Directory[AnyStr]], quota: int, speculative: bool, position: int
-    ) -> None:
-        job = _Job(roots, quota, speculative)
-        paths = [root.path for root in roots]
-        if not self._dispatch(
-            job,
-            partial(_scan_depth_first, hurry=job.hurry),
-            paths,
-            self._followlinks,
-            quota,
-            _JOB_SECONDS,
-            self._stop,
+    def _end_job(self, own: list[_Directory[AnyStr]]) -> None:
+        """Under the lock: the job ends; what it held goes back to the frontier."""
+        self._jobs -= 1
+        self._give_back(own)
+        if self._awaited is not None:
+            # A batch is in (or the walk must start a job for what it waits for).
+            self._awaited = None
+            self._wake_from_thread()
+
+    def _give_back(self, own: list[_Directory[AnyStr]]) -> None:
+        for node in own:
+            if node.state == _HELD and not node.discarded:
+                node.state = _QUEUED
+                self._queue(node)
+        own.clear()
+
+    def _queue(self, node: _Directory[AnyStr]) -> None:
+        """Under the lock: put ``node`` on the shared frontier."""
+        self._serial += 1
+        node.state = _QUEUED
+        heapq.heappush(self._frontier, (_key_of(node), self._serial, node))
+
+    def _jobs_to_start(self) -> int:
+        """Under the lock: how many speculative jobs to start now (counted as started)."""
+        if (
+            self._jobs >= self._parallel
+            or not self._frontier
+            or self._closed
+            or self._failure is not None
+            or self._read_ahead - self._reserved < self._smallest_room
         ):
-            return
-        for root in roots:
-            root.state = _IN_FLIGHT
-        self._reserved += quota
-        if speculative:
-            self._speculative_jobs += 1
-        self._frontier.insert(position, job)
-
-    # -- to the threads and back ------------------------------------------------------
-    #
-    # A job is identified by a token: its _Job, or the serial number of a link check.
-    # Whatever thread finishes it posts (token, outcome, failure) to the loop with
-    # call_soon_threadsafe, the only thread-safe entry into the loop; _finished, on
-    # the loop, takes it from there.
-
-    def _dispatch(
-        self, token: _Job[AnyStr] | int, function: Callable[..., Any], *args: Any
-    ) -> bool:
-        """Start a job on the executor; False (and the walk failed) if it refused."""
-        if self._closed or self._failure is not None:
-            return False
-        executor = self._executor
-        if isinstance(executor, _ScanThreads):
-            executor.run(partial(self._run_on_thread, token, function, args))
-            return True
-        try:
-            future = executor.submit(function, *args)
-        except RuntimeError as error:  # "cannot schedule new futures after shutdown"
-            self._fail(
-                _ExecutorFailure(f"rwalk.awalk: the executor refused new work ({error})"), error
-            )
-            return False
-        self._futures[token] = future
-        future.add_done_callback(partial(self._future_done, token))
-        return True
-
-    def _run_on_thread(
-        self, token: _Job[AnyStr] | int, function: Callable[..., Any], args: tuple[Any, ...]
-    ) -> None:
-        """On one of rwalk's own threads: run a job unless the walk is closed."""
-        if self._closed:
-            return
-        try:
-            outcome = function(*args)
-        except BaseException as error:  # jobs catch scanning errors: this is a bug
-            self._post(token, None, _ExecutorFailure(f"rwalk.awalk: a scan job failed: {error!r}"))
-            raise
-        self._post(token, outcome, None)
-
-    def _future_done(self, token: _Job[AnyStr] | int, future: Future[Any]) -> None:
-        """On whatever thread finished (or cancelled) a user executor's future."""
-        if self._closed:
-            return
-        if future.cancelled():
-            # close() cancels futures only after closing, so this was the executor
-            # (shutdown(cancel_futures=True)).
-            failure: BaseException = _ExecutorFailure(
-                "rwalk.awalk: the executor cancelled a scan job (was it shut down?)"
-            )
-            self._post(token, None, failure)
-            return
-        error = future.exception()
-        if error is not None:
-            # Jobs catch what scanning raises: this is the executor's own failure
-            # (a broken pool, a result that could not be sent back ...).
-            failure = _ExecutorFailure(f"rwalk.awalk: a scan job failed: {error!r}")
-            failure.__cause__ = error
-            self._post(token, None, failure)
-            return
-        self._post(token, future.result(), None)
-
-    def _post(self, token: _Job[AnyStr] | int, outcome: Any, failure: BaseException | None) -> None:
-        if self._closed:
-            return
-        # Outcomes wait in an inbox, and the loop is woken only for the first of a
-        # burst: jobs that finish together cost one self-pipe write and one loop
-        # iteration, not one each.
-        with self._inbox_lock:
-            inbox = self._inbox
-            inbox.append((token, outcome, failure))
-            if self._drain_posted or not (
-                self._loop_waiting
-                or len(inbox) >= self._post_threshold
-                or failure is not None
-                or type(token) is int
-            ):
-                return
-            self._drain_posted = True
-        # RuntimeError: the event loop is closed, and nobody is left to tell.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        """On the loop: take every outcome posted since the last drain."""
-        with self._inbox_lock:
-            inbox = self._inbox
-            self._inbox = []
-            self._drain_posted = False
-        for token, outcome, failure in inbox:
-            self._finished(token, outcome, failure)
-        self._schedule()
-
-    def _finished(
-        self, token: _Job[AnyStr] | int, outcome: Any, failure: BaseException | None
-    ) -> None:
-        """On the loop: take a finished job's outcome."""
-        if self._closed:
-            return
-        self._futures.pop(token, None)
-        if isinstance(token, _Job):
-            self._reserved -= token.max_directories
-            if token.speculative:
-                self._speculative_jobs -= 1
-        if failure is not None:
-            self._fail(failure)
-        elif isinstance(token, _Job):
-            self._attach(token, outcome)
-        else:
-            self._check_answered(token, outcome)
-
-    def _attach(self, job: _Job[AnyStr], outcome: _JobOutcome[AnyStr]) -> None:
-        """Replay the job's depth-first order to give each result to its node."""
-        results, wall_seconds, cpu_seconds = outcome
-        self._adapt(wall_seconds, cpu_seconds)
-        pending = job.roots[::-1]
-        for result in results:
-            node = pending.pop()
-            node.state = _SCANNED
-            if type(result) is tuple and result[2]:
-                children = {path: _Directory(path, node.discarded) for path in result[2]}
-                node.children = children
-                pending.extend(reversed(children.values()))
-            if not node.discarded:
-                node.result = result
-                self._reserved += 1
-        leftover = []
-        for node in pending:
-            # Handed to the job, or found by it, but left unscanned when its budget
-            # ran out: back to the frontier, in the job's place (pending, like a
-            # segment, ends with the earliest).
-            node.state = _UNSCANNED
-            if not node.discarded:
-                leftover.append(node)
-        frontier = self._frontier
-        index = frontier.index(job)
-        if leftover:
-            frontier[index] = leftover
-        else:
-            del frontier[index]
-        awaited = self._awaited_node
-        if awaited is not None and awaited.state != _IN_FLIGHT:
-            self._wake()
-
-    def _check_answered(self, serial: int, answer: object) -> None:
-        # Only the walk's current check is awaited; an answer to an older one (whose
-        # waiter was cancelled) is ignored.
-        if serial == self._check_serial and not self._closed:
-            self._check_result = answer  # type: ignore[assignment]
-            self._wake()
+            return 0
+        starting = min(self._parallel - self._jobs, len(self._frontier))
+        self._jobs += starting
+        return starting
 
     def _adapt(self, wall_seconds: float, cpu_seconds: float) -> None:
-        """Size the parallel limit from how much of a job's time was spent waiting.
+        """Under the lock: size the parallel limit from how long a job waited.
 
         A job whose thread was busy the whole time (local, cached directories) gains
         nothing from company but GIL contention; a job that mostly waited (network
@@ -734,10 +631,9 @@ class _Scheduler(Generic[AnyStr]):
             parallel //= 2
         floor = min(self._concurrency, _MIN_PARALLEL_JOBS)
         self._parallel = max(floor, min(self._concurrency, parallel))
-        self._post_threshold = max(1, self._parallel // 4)
 
     def _discard(self, node: _Directory[AnyStr]) -> None:
-        """Drop a pruned node and everything scanned below it, unseen and unreported."""
+        """Under the lock: drop a pruned node and everything scanned below it, unseen."""
         doomed = [node]
         while doomed:
             current = doomed.pop()
@@ -749,30 +645,117 @@ class _Scheduler(Generic[AnyStr]):
                 doomed.extend(current.children.values())
                 current.children = None
 
-    def _fail(self, failure: BaseException, cause: BaseException | None = None) -> None:
-        if self._failure is None:
-            if cause is not None:
-                failure.__cause__ = cause
-            self._failure = failure
+    # -- to the threads and back -----------------------------------------------------
+
+    def _start_jobs(self, count: int) -> None:
+        """Start ``count`` jobs, already counted in ``_jobs`` (from any thread)."""
+        executor = self._executor
+        for started in range(count):
+            try:
+                if self._closed:
+                    raise RuntimeError("the walk is closed")
+                if isinstance(executor, _ScanThreads):
+                    executor.run(self._run_job)
+                    continue
+                future = executor.submit(self._run_job)
+            except RuntimeError as error:
+                # "cannot schedule new futures after shutdown", or the interpreter exits.
+                with self._lock:
+                    self._jobs -= count - started
+                if not self._closed:
+                    failure = _ExecutorFailure(f"{_REFUSED} ({error})")
+                    failure.__cause__ = error
+                    self._fail_from_thread(failure)
+                return
+            with self._lock:
+                if not future.done():
+                    self._futures.add(future)
+            future.add_done_callback(self._job_done)
+
+    def _job_done(self, future: Future[Any]) -> None:
+        """On whatever thread finished (or cancelled) a job on a user's executor."""
+        with self._lock:
+            self._futures.discard(future)
+            if self._closed:
+                return
+        if future.cancelled():
+            # close() cancels futures only after closing, so this was the executor
+            # (shutdown(cancel_futures=True)); the job never ran.
+            with self._lock:
+                self._jobs -= 1
+            self._fail_from_thread(_ExecutorFailure(_CANCELLED))
+            return
+        error = future.exception()
+        if error is not None and not isinstance(error, _ExecutorFailure):
+            # The job never ran (a broken pool ...): it did not count itself out.
+            with self._lock:
+                self._jobs -= 1
+            failure = _ExecutorFailure(f"rwalk.awalk: a scan job failed: {error!r}")
+            failure.__cause__ = error
+            self._fail_from_thread(failure)
+
+    def _submit_check(self, serial: int, top: AnyStr, names: list[AnyStr]) -> None:
+        """A link check on a user's executor; its answer is posted to the loop."""
+        executor = self._executor
+        assert not isinstance(executor, _ScanThreads)
+        try:
+            future = executor.submit(_check_links, top, names)
+        except RuntimeError as error:
+            failure = _ExecutorFailure(f"{_REFUSED} ({error})")
+            failure.__cause__ = error
+            self._fail(failure)
+            return
+
+        def answered(future: Future[Any]) -> None:
+            if future.cancelled():
+                answer: Any = _ExecutorFailure(_CANCELLED)
+            elif future.exception() is not None:
+                answer = _ExecutorFailure(f"rwalk.awalk: a scan job failed: {future.exception()!r}")
+            else:
+                answer = future.result()
+            self.post_check(serial, answer)
+
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(answered)
+
+    def post_check(self, serial: int, answer: Any) -> None:
+        """From a worker thread: the answer to a link check, for the loop."""
+        if self._closed:
+            return
+        # RuntimeError: the event loop is closed, and nobody is left to tell.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._check_answered, serial, answer)
+
+    def _check_answered(self, serial: int, answer: Any) -> None:
+        # Only the walk's current check is awaited; an answer to an older one (whose
+        # waiter was cancelled) is ignored.
+        if serial != self._check_serial or self._closed:
+            return
+        if isinstance(answer, _ExecutorFailure):
+            self._fail(answer)
+            return
+        self._check_result = answer
         self._wake()
 
-    async def _sleep(self) -> None:
-        """Wait until a job that may matter to the walk has finished."""
-        with self._inbox_lock:
-            ready = bool(self._inbox)
-            self._loop_waiting = not ready
-        if ready:
-            # Outcomes not worth a wake-up on their own: take them, and let the
-            # caller look again.
-            self._drain()
+    def _fail(self, failure: BaseException) -> None:
+        """On the loop: the walk ends with ``failure``."""
+        with self._lock:
+            if self._failure is None:
+                self._failure = failure
+        self._wake()
+
+    def _fail_from_thread(self, failure: BaseException) -> None:
+        with self._lock:
+            if self._failure is None:
+                self._failure = failure
+        self._wake_from_thread()
+
+    def _wake_from_thread(self) -> None:
+        if self._closed:
             return
-        self._wakeup = self._loop.create_future()
-        try:
-            await self._wakeup
-        finally:
-            self._wakeup = None
-            self._loop_waiting = False
-            self._turn_taken = time.perf_counter()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self._loop.call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
         wakeup = self._wakeup
@@ -993,7 +976,6 @@ def awalk(
     # As rwalk.walk and os.walk do: the arguments as given.
     sys.audit("rwalk.awalk", top, topdown, onerror, followlinks)
     if not options.is_plain:
-        _check_thread_executor(executor)
         return _walk_with_options_on_threads(
             _walk_with_options(root, topdown, _collect_error, followlinks, options),
             onerror,
@@ -1030,7 +1012,6 @@ def awalk_entries(
     """
     root: AnyStr = check_walk_arguments(top, onerror)
     _check_executor(executor)
-    _check_thread_executor(executor)
     options = make_options(
         max_depth=max_depth,
         detect_loops=detect_loops,
@@ -1049,13 +1030,11 @@ def _check_executor(executor: object) -> None:
         raise TypeError(
             f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
         )
-
-
-def _check_thread_executor(executor: Executor | None) -> None:
     if isinstance(executor, ProcessPoolExecutor):
+        # Jobs take directories from, and attach listings to, the walk's own nodes.
         raise ValueError(
-            "the options beyond os.walk (and awalk_entries) need an executor of threads: "
-            "the walk's state cannot move to another process"
+            "executor must run its tasks in this process (a thread pool): "
+            "awalk's scans share the walk's state, which cannot move to another process"
         )
 
 
