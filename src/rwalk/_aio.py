@@ -273,9 +273,13 @@ class _Scheduler(Generic[AnyStr]):
         # job, or discarded, are skipped when popped.
         self._frontier: list[tuple[tuple[int, ...], int, _Directory[AnyStr]]] = []
         self._serial = 0
-        # Nodes being scanned or scanned and not yet taken: never above read_ahead,
-        # except for the directory the walk waits for.
-        self._reserved = 0
+        # Nodes being scanned, or scanned and not yet taken, are ``_claimed - _released``:
+        # never above read_ahead, except for the directory the walk waits for.  Jobs
+        # count claims (and scans dropped as pruned) under the lock; the loop alone
+        # writes _released (taken, or pruned after their scan), so that taking a
+        # listing needs no lock.  A job reading a stale _released only claims less.
+        self._claimed = 0
+        self._released = 0
         # Jobs started and not finished (queued on the executor or running).
         self._jobs = 0
         self._parallel = min(concurrency, _MIN_PARALLEL_JOBS)
@@ -303,13 +307,15 @@ class _Scheduler(Generic[AnyStr]):
         result = node.result
         if result is None or self._failure is not None:
             return None
-        with self._lock:
-            node.result = None
-            node.state = _TAKEN
-            self._reserved -= 1
-            starting = self._jobs_to_start()
-        if starting:
-            self._start_jobs(starting)
+        # Jobs no longer touch a scanned node: no lock needed to take it.
+        node.result = None
+        node.state = _TAKEN
+        self._released += 1
+        if self._parallel:
+            with self._lock:
+                starting = self._jobs_to_start()
+            if starting:
+                self._start_jobs(starting)
         return result
 
     def owes_the_loop_a_turn(self) -> bool:
@@ -460,12 +466,11 @@ class _Scheduler(Generic[AnyStr]):
         epoch_cpu = thread_time()
         scanned = 0
         try:
-            while True:
-                with lock:
-                    node = self._claim(own, started, scanned)
-                    if node is None:
-                        self._end_job(own)
-                        return
+            with lock:
+                node = self._claim(own, started, started, scanned)
+                if node is None:
+                    self._end_job(own)
+            while node is not None:
                 scan_started = clock()
                 try:
                     result: _ScanResult[AnyStr] = scan_directory(node.path, True, followlinks)
@@ -479,6 +484,7 @@ class _Scheduler(Generic[AnyStr]):
                         path: _Directory(path, node, index) for index, path in enumerate(result[2])
                     }
                 slow = now - scan_started >= _SLOW_DIRECTORY_SECONDS
+                # One critical section per directory: attach this one, take the next.
                 with lock:
                     wake = self._publish(node, result, children, own, slow)
                     if slow or now - epoch_started >= _EPOCH_SECONDS:
@@ -486,6 +492,9 @@ class _Scheduler(Generic[AnyStr]):
                         self._adapt(now - epoch_started, cpu - epoch_cpu)
                         epoch_started, epoch_cpu = now, cpu
                     starting = self._jobs_to_start()
+                    node = self._claim(own, started, now, scanned)
+                    if node is None:
+                        self._end_job(own)
                 if wake:
                     self._wake_from_thread()
                 if starting:
@@ -496,7 +505,7 @@ class _Scheduler(Generic[AnyStr]):
             self._fail_from_thread(_ExecutorFailure(f"rwalk.awalk: a scan job failed: {error!r}"))
 
     def _claim(
-        self, own: list[_Directory[AnyStr]], started: float, scanned: int
+        self, own: list[_Directory[AnyStr]], started: float, now: float, scanned: int
     ) -> _Directory[AnyStr] | None:
         """Under the lock: the node this job scans next, or None (the job ends)."""
         if self._closed or self._failure is not None:
@@ -506,12 +515,12 @@ class _Scheduler(Generic[AnyStr]):
         if awaited is not None and awaited.state <= _HELD and not awaited.discarded:
             node = awaited  # whoever holds it, whatever the room and the budget
         else:
-            if self._reserved >= self._read_ahead:
+            if self._claimed - self._released >= self._read_ahead:
                 return None
             if self._parallel < _SHARED_FROM:
                 if (
                     scanned >= _JOB_MAX_DIRECTORIES
-                    or time.perf_counter() - started >= _JOB_SECONDS
+                    or now - started >= _JOB_SECONDS
                     or self._jobs > 1
                 ):
                     return None
@@ -538,7 +547,7 @@ class _Scheduler(Generic[AnyStr]):
                 if node is None:
                     return None
         node.state = _SCANNING
-        self._reserved += 1
+        self._claimed += 1
         return node
 
     def _publish(
@@ -552,7 +561,7 @@ class _Scheduler(Generic[AnyStr]):
         """Under the lock: attach a scan; True if the walk waits for it now."""
         node.state = _SCANNED
         if node.discarded or self._closed:
-            self._reserved -= 1
+            self._claimed -= 1
             return False
         node.result = result
         if children:
@@ -599,7 +608,7 @@ class _Scheduler(Generic[AnyStr]):
             or not self._frontier
             or self._closed
             or self._failure is not None
-            or self._read_ahead - self._reserved < self._smallest_room
+            or self._read_ahead - (self._claimed - self._released) < self._smallest_room
         ):
             return 0
         starting = min(self._parallel - self._jobs, len(self._frontier))
@@ -640,7 +649,7 @@ class _Scheduler(Generic[AnyStr]):
             current.discarded = True
             if current.result is not None:
                 current.result = None
-                self._reserved -= 1
+                self._released += 1
             if current.children:
                 doomed.extend(current.children.values())
                 current.children = None
