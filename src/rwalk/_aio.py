@@ -186,7 +186,9 @@ class _Directory(Generic[AnyStr]):
         self.parent: _Directory[AnyStr] | None = parent
         self.index = index
         self.key: tuple[int, ...] | None = None if parent is not None else ()
-        self.state = _QUEUED
+        # Made by a job for its own stack (or by the walk, for a root it awaits);
+        # _queue makes it _QUEUED.
+        self.state = _HELD
         self.result: _ScanResult[AnyStr] | None = None
         # The nodes of enter_paths, keyed by path, once scanned.
         self.children: dict[AnyStr, _Directory[AnyStr]] | None = None
@@ -491,7 +493,7 @@ class _Scheduler(Generic[AnyStr]):
                         cpu = thread_time()
                         self._adapt(now - epoch_started, cpu - epoch_cpu)
                         epoch_started, epoch_cpu = now, cpu
-                    starting = self._jobs_to_start()
+                    starting = self._jobs_to_start() if self._parallel else 0
                     node = self._claim(own, started, now, scanned)
                     if node is None:
                         self._end_job(own)
@@ -570,9 +572,7 @@ class _Scheduler(Generic[AnyStr]):
                 for child in children.values():
                     self._queue(child)
             else:
-                for child in reversed(children.values()):
-                    child.state = _HELD
-                    own.append(child)
+                own.extend(reversed(children.values()))  # made _HELD
         if node is self._awaited and (slow or self._parallel >= _SHARED_FROM):
             # Waiting on I/O: the walk goes on with this while the jobs scan on.
             self._awaited = None
