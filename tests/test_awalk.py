@@ -819,11 +819,12 @@ def test_a_slow_link_check_is_awaited_and_gives_the_same_walk(
     assert loop_thread not in loop_threads
 
 
-def test_slow_directories_walked_in_parallel_give_the_same_walk(
+def test_slow_directories_are_listed_in_parallel_and_give_the_same_walk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Scans that wait (as on a network file system) raise the number of parallel jobs,
-    # and their outcomes then reach the loop in bursts: the walk is the same.
+    # Scans that wait (as on a network file system) raise the number of parallel jobs:
+    # several directories are then being listed at the same moment, and the walk is
+    # the same.
     top = tmp_path / "top"
     for a in range(6):
         for b in range(4):
@@ -832,11 +833,27 @@ def test_slow_directories_walked_in_parallel_give_the_same_walk(
     expected = sync_walk(os.walk(top))
     expected_bottom_up = sync_walk(os.walk(top, topdown=False))
     real_scandir = os.scandir
+    guard = threading.Lock()
+    listing_now = 0
+    most_at_once = 0
 
     def slow_scandir(path: Any) -> Any:
+        nonlocal listing_now, most_at_once
+        with guard:
+            listing_now += 1
+            most_at_once = max(most_at_once, listing_now)
         threading.Event().wait(0.003)
+        with guard:
+            listing_now -= 1
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", slow_scandir)
     assert run_walk(rwalk.awalk(top)) == expected
+    assert most_at_once > 1
+    most_at_once = 0
     assert run_walk(rwalk.awalk(top, topdown=False)) == expected_bottom_up
+    assert most_at_once > 1
+    most_at_once = 0
+    # concurrency bounds it: one job, one directory at a time.
+    assert run_walk(rwalk.awalk(top, concurrency=1)) == expected
+    assert most_at_once == 1

@@ -14,7 +14,9 @@ the stdlib's algorithm), both reaching the fake file system through ``rwalk._sca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -49,15 +51,34 @@ from strategies import (
 
 @dataclass(frozen=True)
 class Settings:
-    """How awalk is asked to schedule: it must not change what it yields."""
+    """How awalk is asked to schedule, and how fast directories list: neither may
+    change what it yields."""
 
     concurrency: int
     read_ahead: int
+    slow: bool
+    """Every ``os.scandir`` waits 0.6 ms first (on disk): listing then waits on "I/O",
+    and the walk runs several jobs on its shared frontier, in parallel."""
 
 
 SETTINGS = st.builds(
-    Settings, concurrency=st.sampled_from([1, 2, 32]), read_ahead=st.sampled_from([0, 1, 4, 1024])
+    Settings,
+    concurrency=st.sampled_from([1, 2, 32]),
+    read_ahead=st.sampled_from([0, 1, 4, 1024]),
+    slow=st.booleans(),
 )
+SLOW_SCANDIR_SECONDS = 0.0006
+
+
+def slow_scandir() -> Any:
+    """``os.scandir`` that first waits, as on a network file system."""
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        threading.Event().wait(SLOW_SCANDIR_SECONDS)
+        return real_scandir(path)
+
+    return mock.patch("os.scandir", scandir)
 
 
 def run_async(top: Any, options: Options, settings: Settings) -> WalkResult:
@@ -96,7 +117,9 @@ def assert_same_walks_on_disk(
         top = top_as(top_kind, root)
         expected = run_walk(cpython_walk.make_walk(os), top, options)
         assert run_walk(rwalk.walk, top, options) == expected
-        assert run_async(top, options, settings) == expected
+        with slow_scandir() if settings.slow else contextlib.nullcontext():
+            actual = run_async(top, options, settings)
+        assert actual == expected
 
 
 @given(
