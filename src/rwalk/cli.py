@@ -32,10 +32,11 @@ from ._tree import (
     ListingOptions,
     ScanLister,
     Tally,
-    WalkTuple,
-    WalkTupleLister,
+    WalkEntriesLister,
+    WalkEntryTuple,
     drive_async_iterator,
     tree_events,
+    walk_options,
 )
 
 __all__ = ("app", "main")
@@ -93,25 +94,33 @@ def root_argument(path: str) -> bytes:
     return stripped or root[:1]
 
 
-def walk_tuple_lister_factory(
-    walker: Callable[[bytes, Callable[[OSError], object], bool], Iterator[WalkTuple]],
-    follow_links: bool,
+EntryWalker = Callable[
+    [bytes, Callable[[OSError], object], ListingOptions], Iterator[WalkEntryTuple]
+]
+"""Starts a top-down entry walk of a root with an ``onerror`` and the listing's options."""
+
+
+def walk_entries_lister_factory(
+    walker: EntryWalker, options: ListingOptions
 ) -> Callable[[bytes], Lister]:
     """Listers that read a fresh top-down walk of each root (``--async``)."""
 
     def lister_for(root: bytes) -> Lister:
-        lister = WalkTupleLister()
-        lister.attach(walker(root, lister.record_error, follow_links))
+        lister = WalkEntriesLister(options)
+        lister.attach(walker(root, lister.record_error, options))
         return lister
 
     return lister_for
 
 
-def _awalk_tuples(
-    root: bytes, onerror: Callable[[OSError], object], follow_links: bool
-) -> Iterator[WalkTuple]:
-    awalk: Any = getattr(rwalk, "awalk")  # noqa: B009 (not in every build; checked first)
-    return drive_async_iterator(awalk(root, True, onerror, follow_links))
+def _awalk_entries(
+    root: bytes, onerror: Callable[[OSError], object], options: ListingOptions
+) -> Iterator[WalkEntryTuple]:
+    """``rwalk.awalk_entries`` with the listing's depth, loop and device options."""
+    awalk_entries: Any = getattr(rwalk, "awalk_entries")  # noqa: B009 (checked first)
+    return drive_async_iterator(
+        awalk_entries(root, True, onerror, options.follow_links, **walk_options(options))
+    )
 
 
 @app.command()
@@ -193,7 +202,7 @@ def list_tree(
         box_guides = utf8
     if bottom_up and json_output:
         raise typer.BadParameter("--bottom-up draws a tree; it has no JSON form", param_hint="-J")
-    if use_async and not hasattr(rwalk, "awalk"):
+    if use_async and not hasattr(rwalk, "awalk_entries"):
         raise typer.BadParameter("this build of rwalk has no rwalk.awalk yet", param_hint="--async")
     include_matcher = exclude_matcher = None
     if include or exclude:
@@ -227,7 +236,7 @@ def list_tree(
     )
     roots = [root_argument(path) for path in paths or ["."]]
     if use_async:
-        lister_for = walk_tuple_lister_factory(_awalk_tuples, follow_links)
+        lister_for = walk_entries_lister_factory(_awalk_entries, options)
     else:
         scan_lister = ScanLister()
 
