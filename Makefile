@@ -66,7 +66,7 @@ bench: .venv-bench/.installed
 		--chart benchmarks/results/compare.png $(ARGS)
 
 ## bench-cli: the rwalk command against GNU tree (whole processes) and its startup; more
-## option sets with ARGS="--options '-s' --options '--async'"
+## option sets with ARGS="--options=-s '--options=--async -L 2'"
 bench-cli: $(STAMP)
 	$(BIN)/python benchmarks/cli_bench.py $(ARGS)
 

@@ -4,7 +4,7 @@ Two comparisons, each a ratio of medians measured in the same run:
 
 ``rwalk -a`` / ``tree -a``
     on the wide benchmark tree (``trees.build_wide``: 111,110 entries), both under
-    ``LC_ALL=C.UTF-8``.  Bar (issue 4): at most 0.8.  ``--options "-s"`` (repeatable)
+    ``LC_ALL=C.UTF-8``.  Bar (issue 4): at most 0.8.  ``--options=-s`` (repeatable)
     adds ``rwalk -a -s`` / ``tree -a -s`` to the same interleaved rounds; ``--async``
     in an option set is given to rwalk only (tree prints the same bytes without it).
 ``rwalk`` on a 10-entry directory / ``python -c "import typer"``
@@ -116,7 +116,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="OPTIONS",
-        help='more listings to time, e.g. "-s" or "--async -L 2" (repeatable)',
+        help="more listings to time, e.g. --options=-s or '--options=--async -L 2' (repeatable)",
     )
     arguments = parser.parse_args()
     tree = shutil.which("tree")
