@@ -111,6 +111,29 @@ def test_async_hands_l_L_and_x_to_awalk_entries(
     assert kwargs == {"max_depth": 1, "detect_loops": True, "one_filesystem": True}
 
 
+def test_async_without_walk_options_lists_through_the_plain_awalk(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing for the walk to decide: awalk's scheduler lists ahead (docs/design.md)."""
+    calls: list[str] = []
+    real_awalk, real_awalk_entries = rwalk.awalk, rwalk.awalk_entries
+
+    def recording_awalk(*args: Any, **kwargs: Any) -> Any:
+        calls.append("awalk")
+        return real_awalk(*args, **kwargs)
+
+    def recording_awalk_entries(*args: Any, **kwargs: Any) -> Any:
+        calls.append("awalk_entries")
+        return real_awalk_entries(*args, **kwargs)
+
+    monkeypatch.setattr(rwalk, "awalk", recording_awalk)
+    monkeypatch.setattr(rwalk, "awalk_entries", recording_awalk_entries)
+    for args in (["-a", "-s"], ["-L", "1"], ["-l"], ["-x"]):
+        status, _ = run_in_process(["--async", *args, "project"], monkeypatch)
+        assert status == 0
+    assert calls == ["awalk", "awalk_entries", "awalk_entries", "awalk_entries"]
+
+
 # ---------------------------------------------------------------- outputs unchanged
 
 PROJECT_L2 = """\
