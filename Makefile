@@ -65,5 +65,10 @@ bench: .venv-bench/.installed
 	.venv-bench/bin/python benchmarks/compare.py --json benchmarks/results/compare.json \
 		--chart benchmarks/results/compare.png $(ARGS)
 
+## bench-cli: the rwalk command against GNU tree (whole processes) and its startup; more
+## option sets with ARGS="--options=-s '--options=--async -L 2'"
+bench-cli: $(STAMP)
+	$(BIN)/python benchmarks/cli_bench.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .venv-* build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -4,7 +4,9 @@ Two comparisons, each a ratio of medians measured in the same run:
 
 ``rwalk -a`` / ``tree -a``
     on the wide benchmark tree (``trees.build_wide``: 111,110 entries), both under
-    ``LC_ALL=C.UTF-8``.  Bar (issue 4): at most 0.8.
+    ``LC_ALL=C.UTF-8``.  Bar (issue 4): at most 0.8.  ``--options=-s`` (repeatable)
+    adds ``rwalk -a -s`` / ``tree -a -s`` to the same interleaved rounds; ``--async``
+    in an option set is given to rwalk only (tree prints the same bytes without it).
 ``rwalk`` on a 10-entry directory / ``python -c "import typer"``
     process startup.  Bar (issue 4): at most 1.5.
 
@@ -71,7 +73,11 @@ def measure(commands: dict[str, list[str]], rounds: int) -> dict[str, list[float
     return timings
 
 
-def table(title: str, timings: dict[str, list[float]], reference: str) -> str:
+def table(
+    title: str, timings: dict[str, list[float]], reference: str, paired: dict[str, str]
+) -> str:
+    """A Markdown table; each command's ratio is to ``paired[command]``, else to
+    ``reference`` (the column's heading)."""
     medians = {name: statistics.median(values) for name, values in timings.items()}
     lines = [
         f"### {title}",
@@ -80,10 +86,11 @@ def table(title: str, timings: dict[str, list[float]], reference: str) -> str:
         "|---|---:|---:|---:|",
     ]
     for name, values in timings.items():
+        base = paired.get(name, reference)
         lines.append(
             f"| `{name}` | {medians[name] * 1000:.1f} | "
             f"{min(values) * 1000:.1f}-{max(values) * 1000:.1f} | "
-            f"{medians[name] / medians[reference]:.2f} |"
+            f"{medians[name] / medians[base]:.2f} |"
         )
     return "\n".join(lines)
 
@@ -104,6 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds (default 15)")
     parser.add_argument("--cache", type=Path, default=trees.default_cache())
+    parser.add_argument(
+        "--options",
+        action="append",
+        default=[],
+        metavar="OPTIONS",
+        help="more listings to time, e.g. --options=-s or '--options=--async -L 2' (repeatable)",
+    )
     arguments = parser.parse_args()
     tree = shutil.which("tree")
     if tree is None:
@@ -116,9 +130,20 @@ def main() -> None:
     compileall.compile_dir(Path(rwalk_package.__file__).parent, quiet=1)
 
     listing = {"rwalk -a": [*rwalk, "-a", wide], "tree -a": [tree, "-a", wide]}
+    pairs = [("rwalk -a", "tree -a")]
+    for option_set in arguments.options:
+        ours = ["-a", *option_set.split()]
+        theirs = [option for option in ours if option != "--async"]
+        pair = ("rwalk " + " ".join(ours), "tree " + " ".join(theirs))
+        listing[pair[0]] = [*rwalk, *ours, wide]
+        listing[pair[1]] = [tree, *theirs, wide]
+        pairs.append(pair)
     outputs = {name: run(command)[1] for name, command in listing.items()}
-    if outputs["rwalk -a"] != outputs["tree -a"]:
-        raise SystemExit("rwalk -a and tree -a disagree on the wide tree: not timing them")
+    for ours_name, theirs_name in pairs:
+        if outputs[ours_name] != outputs[theirs_name]:
+            raise SystemExit(
+                f"{ours_name} and {theirs_name} disagree on the wide tree: not timing them"
+            )
     entries = trees.count_entries(wide)
     startup = {
         f"rwalk ({SMALL_ENTRIES} entries)": [*rwalk, small],
@@ -132,7 +157,8 @@ def main() -> None:
         table(
             f"Wide tree, {entries:,} entries, output to a pipe ({arguments.rounds} rounds)",
             measure(listing, arguments.rounds),
-            "tree -a",
+            "tree (same options)",
+            dict(pairs) | {theirs_name: theirs_name for _, theirs_name in pairs},
         )
     )
     print()
@@ -141,6 +167,7 @@ def main() -> None:
             f"Startup ({arguments.rounds} rounds)",
             measure(startup, arguments.rounds),
             'python -c "import typer"',
+            {},
         )
     )
 

@@ -73,3 +73,21 @@ def test_x_matches_gnu_tree_byte_for_byte(tmp_path: Path, options: str) -> None:
     output = run_in_namespace(tmp_path, f"tree -n {tree_options} t", f"rwalk -n {options} t")
     _, theirs, ours = output.split("==\n")
     assert ours == theirs
+
+
+def test_async_x_is_the_default_listing(tmp_path: Path) -> None:
+    """``--async -x``: the walk's ``one_filesystem`` decides, and the output is unchanged."""
+    output = run_in_namespace(tmp_path, "rwalk -n --async -x t", "rwalk -n --async -x -l -a t")
+    expected = "t\n├── local\n│\u00a0\u00a0 └── file\n└── mnt\n\n3 directories, 1 file\n"
+    assert output == f"=={expected}=={expected}".replace("==", "==\n")
+
+
+@pytest.mark.skipif(shutil.which("tree") is None, reason="GNU tree is not installed")
+@pytest.mark.parametrize("options", ["-x", "-x -s", "-x -l -L 2", "--one-file-system -J"])
+def test_async_x_matches_gnu_tree_byte_for_byte(tmp_path: Path, options: str) -> None:
+    tree_options = options.replace("--one-file-system", "-x")
+    output = run_in_namespace(
+        tmp_path, f"tree -n {tree_options} t", f"rwalk -n --async {options} t"
+    )
+    _, theirs, ours = output.split("==\n")
+    assert ours == theirs

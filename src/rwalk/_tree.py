@@ -7,22 +7,27 @@ memory stays flat however many entries the tree has.  The formatters in
 :mod:`rwalk._output` turn events into text or JSON; this module writes nothing.
 
 Where the listings come from is a :class:`Lister`: :class:`ScanLister` reads each
-directory with :func:`rwalk._scan.scan_typed_entries` (the fast default), and
-:class:`WalkTupleLister` consumes the tuples of a top-down ``rwalk.walk`` or
-``rwalk.awalk`` whose ``dirnames`` it sets in place to the directories the listing
-enters, in print order, so that the walk runs in exactly the order the lines print.
+directory with :func:`rwalk._scan.scan_typed_entries` (the fast default);
+:class:`WalkEntriesLister` consumes the tuples of a top-down ``rwalk.walk_entries`` or
+``rwalk.awalk_entries`` started with the listing's depth, loop and device options
+(:func:`walk_options`), which then decide what is entered; :class:`WalkTupleLister`
+does the same with the names of a plain ``rwalk.walk`` or ``rwalk.awalk``.  A walk's
+lister sets each tuple's directory list in place to the directories the listing enters,
+in print order, so that the walk runs in exactly the order the lines print.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from ._render import ERROR_OPENING_DIR, RECURSIVE_NOT_FOLLOWED
 from ._scan import TypedEntry, scan_typed_entries
+from ._scan import is_symlink as entry_is_symlink
 
 if TYPE_CHECKING:
     from ._gitignore import IgnoreChain
@@ -32,13 +37,17 @@ __all__ = (
     "Lister",
     "ListingOptions",
     "Node",
+    "NotEntered",
     "PlainRun",
     "ScanLister",
     "Tally",
+    "WalkEntriesLister",
+    "WalkEntryTuple",
     "WalkTuple",
     "WalkTupleLister",
     "drive_async_iterator",
     "tree_events",
+    "walk_options",
 )
 
 NameMatcher = Callable[[bytes], bool]
@@ -136,10 +145,23 @@ class Tally:
     errors: list[tuple[bytes, OSError]] = field(default_factory=list)
 
 
+class NotEntered(NamedTuple):
+    """A lister's answer for a directory its walk decided not to enter."""
+
+    note: bytes
+    """What the directory's line says: ``b""`` (``-x``: on another device) or
+    ``[recursive, not followed]`` (``-l``: it leads back to an ancestor)."""
+
+
 class Lister(Protocol):
     """Where directory listings come from."""
 
-    def list_directory(self, path: bytes) -> list[TypedEntry[bytes]] | OSError:
+    decides_entering: bool
+    """The lister's walk decides which directories ``-l`` and ``-x`` enter, and
+    answers :class:`NotEntered` for the others; otherwise the listing decides, with
+    one ``stat`` per subdirectory."""
+
+    def list_directory(self, path: bytes) -> list[TypedEntry[bytes]] | OSError | NotEntered:
         """The entries of ``path``, or the error that kept it from being listed."""
 
     def will_enter(self, path: bytes, names: list[bytes]) -> None:
@@ -149,6 +171,8 @@ class Lister(Protocol):
 class ScanLister:
     """Lists each directory with one ``os.scandir``: the default, fastest source."""
 
+    decides_entering = False
+
     def list_directory(self, path: bytes) -> list[TypedEntry[bytes]] | OSError:
         return scan_typed_entries(path)
 
@@ -157,29 +181,47 @@ class ScanLister:
 
 
 WalkTuple = tuple[bytes, list[bytes], list[bytes]]
+WalkEntryTuple = tuple[bytes, list["os.DirEntry[bytes]"], list["os.DirEntry[bytes]"]]
+_Step = TypeVar("_Step", WalkTuple, WalkEntryTuple)
 
 
-class WalkTupleLister:
-    """Listings taken from a top-down walk's tuples (``rwalk.walk``, ``rwalk.awalk``).
+def walk_options(options: ListingOptions) -> dict[str, Any]:
+    """The keyword options of ``rwalk.walk_entries`` that make its walk the listing's.
+
+    ``-L N`` lists the root's entries at depth 1 and enters no directory at depth N;
+    the walk counts the root as depth 0, so it goes to ``max_depth=N - 1``.  ``-l``
+    stops at links back to an ancestor (``detect_loops``, the same rule: the (device,
+    inode) of the directories on the current path); ``-x`` is ``one_filesystem``.  The
+    listing's order (``--sort``, ``--dirsfirst``) is the listing's own: it tells the
+    walk which directories come next, in print order.
+    """
+    return {
+        "max_depth": None if options.max_depth is None else options.max_depth - 1,
+        "detect_loops": options.follow_links,
+        "one_filesystem": options.one_filesystem,
+    }
+
+
+class _WalkLister(Generic[_Step]):
+    """Listings taken from a top-down walk's tuples, in the order the listing asks.
 
     The walk must have been started on the listing's root, top-down, with
     :meth:`record_error` as its ``onerror`` and ``followlinks`` equal to the listing's
     ``follow_links``.  After each listing, :meth:`will_enter` sets that tuple's
-    ``dirnames`` in place to the directories the listing enters, in print order: the
+    directory list in place to the directories the listing enters, in print order: the
     walk then yields exactly the directories the listing asks for, in order.  A
     directory the walk could not list arrives as an error instead of a tuple.
-
-    Walk tuples carry names only, so each entry is checked with ``os.lstat`` to tell
-    symbolic links apart: correct, but slower than :class:`ScanLister`.
     """
 
-    def __init__(self) -> None:
-        self._walk: Iterator[WalkTuple] | None = None
-        self._errors: list[OSError] = []
-        self._lookahead: WalkTuple | None = None
-        self._current_dirnames: list[bytes] | None = None
+    decides_entering = False
 
-    def attach(self, walk: Iterator[WalkTuple]) -> None:
+    def __init__(self) -> None:
+        self._walk: Iterator[_Step] | None = None
+        self._errors: list[OSError] = []
+        self._lookahead: _Step | None = None
+        self._current: _Step | None = None
+
+    def attach(self, walk: Iterator[_Step]) -> None:
         """The walk to read tuples from (its ``onerror`` must be :meth:`record_error`)."""
         self._walk = walk
 
@@ -194,34 +236,109 @@ class WalkTupleLister:
                 return error
         return None
 
-    def list_directory(self, path: bytes) -> list[TypedEntry[bytes]] | OSError:
+    def list_directory(self, path: bytes) -> list[TypedEntry[bytes]] | OSError | NotEntered:
         assert self._walk is not None, "attach() a walk first"
         if self._lookahead is None:
             self._lookahead = next(self._walk, None)
         error = self._pending_error_for(path)
         if error is not None:
-            return error
+            return self._answer_for_error(error)
         step = self._lookahead
         if step is None or step[0] != path:
-            # The walk skipped this directory without an error: it was replaced by a
-            # symbolic link (bpo-23605) or removed after its parent was listed.  Keep
-            # the tuple read ahead for the directory the listing asks for next.
-            return FileNotFoundError(2, "No such directory", os.fsdecode(path))
+            # The walk skipped this directory without an error.  Keep the tuple read
+            # ahead for the directory the listing asks for next.
+            return self._answer_for_skipped(path)
         self._lookahead = None
-        _, dirnames, filenames = step
-        self._current_dirnames = dirnames
-        return _typed_entries(path, dirnames, filenames)
+        self._current = step
+        return self._typed_entries(step)
+
+    def _answer_for_error(self, error: OSError) -> OSError | NotEntered:
+        return error
+
+    def _answer_for_skipped(self, path: bytes) -> OSError | NotEntered:
+        # Replaced by a symbolic link (bpo-23605) or removed after its parent was
+        # listed.
+        return FileNotFoundError(2, "No such directory", os.fsdecode(path))
+
+    def _typed_entries(self, step: _Step) -> list[TypedEntry[bytes]]:
+        raise NotImplementedError
 
     def will_enter(self, path: bytes, names: list[bytes]) -> None:
-        if self._current_dirnames is not None:
-            self._current_dirnames[:] = names
-            self._current_dirnames = None
+        raise NotImplementedError
 
     def close(self) -> None:
         """End the walk (and, for ``awalk``, its event loop and scans)."""
         close = getattr(self._walk, "close", None)
         if close is not None:
             close()
+
+
+class WalkTupleLister(_WalkLister[WalkTuple]):
+    """Listings taken from the tuples of a plain top-down ``rwalk.walk`` or ``rwalk.awalk``.
+
+    The walk has no options: the listing decides what is entered.  Walk tuples carry
+    names only, so each entry is checked with ``os.lstat`` to tell symbolic links
+    apart: correct, but slower than :class:`ScanLister` and :class:`WalkEntriesLister`.
+    """
+
+    def _typed_entries(self, step: WalkTuple) -> list[TypedEntry[bytes]]:
+        path, dirnames, filenames = step
+        return _typed_entries(path, dirnames, filenames)
+
+    def will_enter(self, path: bytes, names: list[bytes]) -> None:
+        if self._current is not None:
+            self._current[1][:] = names
+            self._current = None
+
+
+class WalkEntriesLister(_WalkLister[WalkEntryTuple]):
+    """Listings taken from a top-down ``rwalk.walk_entries`` or ``rwalk.awalk_entries``.
+
+    The walk must also have been started with :func:`walk_options` of the listing's
+    options: then it decides what ``-L``, ``-l`` and ``-x`` enter.  A directory it
+    does not enter because it leads back to an ancestor arrives as its ``ELOOP`` error
+    and is answered ``[recursive, not followed]``; one on another device is skipped
+    silently by the walk and answered as listed but not entered.  Types come from the
+    ``os.DirEntry`` objects (the directory read's ``d_type``), so no entry is stat'ed.
+    """
+
+    decides_entering = True
+
+    def __init__(self, options: ListingOptions) -> None:
+        super().__init__()
+        self._follow_links = options.follow_links
+        self._one_filesystem = options.one_filesystem
+
+    def _answer_for_error(self, error: OSError) -> OSError | NotEntered:
+        # With detect_loops, ELOOP is the walk's "not entered, same directory as an
+        # ancestor".  (Listing a directory whose link was just checked could fail with
+        # ELOOP only if the link chain changed in between; that, too, is a loop.)
+        if self._follow_links and error.errno == errno.ELOOP:
+            return NotEntered(RECURSIVE_NOT_FOLLOWED)
+        return error
+
+    def _answer_for_skipped(self, path: bytes) -> OSError | NotEntered:
+        if self._one_filesystem:
+            # one_filesystem skips a directory on another device without a word.
+            return NotEntered(b"")
+        return super()._answer_for_skipped(path)
+
+    def _typed_entries(self, step: WalkEntryTuple) -> list[TypedEntry[bytes]]:
+        _, directory_entries, file_entries = step
+        return [(entry.name, True, entry_is_symlink(entry)) for entry in directory_entries] + [
+            (entry.name, False, entry_is_symlink(entry)) for entry in file_entries
+        ]
+
+    def will_enter(self, path: bytes, names: list[bytes]) -> None:
+        if self._current is None:
+            return
+        directory_entries = self._current[1]
+        if names:
+            by_name = {entry.name: entry for entry in directory_entries}
+            directory_entries[:] = [by_name[name] for name in names]
+        else:
+            directory_entries.clear()
+        self._current = None
 
 
 _Item = TypeVar("_Item")
@@ -412,6 +529,9 @@ def _root_events(
     except OSError:
         root_stat = None
     listing = lister.list_directory(root)
+    if isinstance(listing, NotEntered):
+        # A walk enters its root whatever its options; only a bug gets here.
+        listing = OSError(f"the walk did not list its root {os.fsdecode(root)!r}")
     if isinstance(listing, OSError):
         tally.errors.append((root, listing))
         is_dir = root_stat is not None and stat.S_ISDIR(root_stat.st_mode)
@@ -465,6 +585,10 @@ def _root_events(
     follow = options.follow_links
     want_stat = options.want_stat
     disk_usage = options.disk_usage
+    # The listing checks -l's loops itself unless the lister's walk does; --du's sums
+    # still need the (device, inode) of the directories on the path (_contents_size).
+    checks_loops = follow and not lister.decides_entering
+    tracks_ancestors = follow and disk_usage and lister.decides_entering
     while stack:
         directory = stack[-1]
         entries = directory.entries
@@ -512,14 +636,22 @@ def _root_events(
                     entry_stat, b"", False, total,
                 )  # fmt: skip
                 continue
-            child_identity = directory.identities.get(name) if follow else None
-            if follow and child_identity is None:
+            child_identity = directory.identities.get(name) if checks_loops else None
+            if tracks_ancestors:
+                child_identity = _identity(_stat_or_none(path))
+            elif checks_loops and child_identity is None:
                 yield Node(
                     name, path, depth, index == count, is_dir, is_symlink, target,
                     entry_stat, RECURSIVE_NOT_FOLLOWED, False, total,
                 )  # fmt: skip
                 continue
             listing = lister.list_directory(path)
+            if isinstance(listing, NotEntered):
+                yield Node(
+                    name, path, depth, index == count, is_dir, is_symlink, target,
+                    entry_stat, listing.note, False, total,
+                )  # fmt: skip
+                continue
             if isinstance(listing, OSError):
                 tally.errors.append((path, listing))
                 yield Node(
@@ -597,6 +729,14 @@ def _prepare(
         lister.will_enter(path, [])
         return entries, identities, totals
     follow = options.follow_links
+    if lister.decides_entering:
+        # The lister's walk takes the -l and -x decisions (one stat per directory
+        # entered, in rwalk.walk_entries) and answers NotEntered where it says no.
+        lister.will_enter(
+            path,
+            [name for name, is_dir, is_symlink in entries if is_dir and (follow or not is_symlink)],
+        )
+        return entries, identities, totals
     to_enter = []
     for name, is_dir, is_symlink in entries:
         if not is_dir or (is_symlink and not follow):

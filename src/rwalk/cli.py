@@ -32,10 +32,13 @@ from ._tree import (
     ListingOptions,
     ScanLister,
     Tally,
+    WalkEntriesLister,
+    WalkEntryTuple,
     WalkTuple,
     WalkTupleLister,
     drive_async_iterator,
     tree_events,
+    walk_options,
 )
 
 __all__ = ("app", "main")
@@ -97,7 +100,7 @@ def walk_tuple_lister_factory(
     walker: Callable[[bytes, Callable[[OSError], object], bool], Iterator[WalkTuple]],
     follow_links: bool,
 ) -> Callable[[bytes], Lister]:
-    """Listers that read a fresh top-down walk of each root (``--async``)."""
+    """Listers that read a fresh plain top-down walk of each root (``--async``)."""
 
     def lister_for(root: bytes) -> Lister:
         lister = WalkTupleLister()
@@ -112,6 +115,37 @@ def _awalk_tuples(
 ) -> Iterator[WalkTuple]:
     awalk: Any = getattr(rwalk, "awalk")  # noqa: B009 (not in every build; checked first)
     return drive_async_iterator(awalk(root, True, onerror, follow_links))
+
+
+_NO_WALK_OPTIONS = walk_options(ListingOptions())
+
+EntryWalker = Callable[
+    [bytes, Callable[[OSError], object], ListingOptions], Iterator[WalkEntryTuple]
+]
+"""Starts a top-down entry walk of a root with an ``onerror`` and the listing's options."""
+
+
+def walk_entries_lister_factory(
+    walker: EntryWalker, options: ListingOptions
+) -> Callable[[bytes], Lister]:
+    """Listers that read a fresh top-down walk of each root (``--async``)."""
+
+    def lister_for(root: bytes) -> Lister:
+        lister = WalkEntriesLister(options)
+        lister.attach(walker(root, lister.record_error, options))
+        return lister
+
+    return lister_for
+
+
+def _awalk_entries(
+    root: bytes, onerror: Callable[[OSError], object], options: ListingOptions
+) -> Iterator[WalkEntryTuple]:
+    """``rwalk.awalk_entries`` with the listing's depth, loop and device options."""
+    awalk_entries: Any = getattr(rwalk, "awalk_entries")  # noqa: B009 (checked first)
+    return drive_async_iterator(
+        awalk_entries(root, True, onerror, options.follow_links, **walk_options(options))
+    )
 
 
 @app.command()
@@ -193,7 +227,7 @@ def list_tree(
         box_guides = utf8
     if bottom_up and json_output:
         raise typer.BadParameter("--bottom-up draws a tree; it has no JSON form", param_hint="-J")
-    if use_async and not hasattr(rwalk, "awalk"):
+    if use_async and not hasattr(rwalk, "awalk_entries"):
         raise typer.BadParameter("this build of rwalk has no rwalk.awalk yet", param_hint="--async")
     include_matcher = exclude_matcher = None
     if include or exclude:
@@ -226,8 +260,13 @@ def list_tree(
         one_filesystem=one_filesystem,
     )
     roots = [root_argument(path) for path in paths or ["."]]
-    if use_async:
+    if use_async and walk_options(options) == _NO_WALK_OPTIONS:
+        # Nothing for the walk to decide: the plain awalk lists ahead on its scheduler,
+        # which awalk_entries does not (yet), and is faster even with an lstat per
+        # entry (docs/design.md, "Where listings come from").
         lister_for = walk_tuple_lister_factory(_awalk_tuples, follow_links)
+    elif use_async:
+        lister_for = walk_entries_lister_factory(_awalk_entries, options)
     else:
         scan_lister = ScanLister()
 
