@@ -63,7 +63,7 @@ per directory 20-fold on a 2-core machine, where the event loop's default execut
 descriptor per thread is open at any moment.
 """
 
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 16
 """Most scan jobs one walk keeps in flight at once (the adaptive limit's ceiling)."""
 
 DEFAULT_READ_AHEAD = 1024
@@ -288,6 +288,8 @@ class _Scheduler(Generic[AnyStr]):
         self._wait_ratio = 1.0
         # The node the walk waits for: jobs take it first, and wake the walk for it.
         self._awaited: _Directory[AnyStr] | None = None
+        # A link check for the next job to run (only while jobs share the frontier).
+        self._pending_check: _CheckHandoff[AnyStr] | None = None
         self._closed = False
         self._failure: BaseException | None = None
         # With a user's executor: the futures of jobs not finished, to cancel on close.
@@ -375,7 +377,15 @@ class _Scheduler(Generic[AnyStr]):
         names = list(dirnames)
         if isinstance(self._executor, _ScanThreads):
             handoff = _CheckHandoff(self, serial, top, names)
-            _default_checkers().run(handoff.run)
+            with self._lock:
+                # While jobs share the frontier, one of them runs the check between two
+                # directories: it is awake and about to hold the GIL anyway, where a
+                # checker thread would first have to win the GIL from all of them.
+                by_a_job = self._parallel >= _SHARED_FROM and self._jobs > 0
+                if by_a_job:
+                    self._pending_check = handoff
+            if not by_a_job:
+                _default_checkers().run(handoff.run)
             answer = handoff.wait(_CHECK_WAIT_SECONDS)
             if answer is not None:
                 if isinstance(answer, _ScanCrash):
@@ -467,15 +477,42 @@ class _Scheduler(Generic[AnyStr]):
         started = epoch_started = clock()
         epoch_cpu = thread_time()
         scanned = 0
+        node: _Directory[AnyStr] | None = None
+        result: _ScanResult[AnyStr] | None = None
+        children: dict[AnyStr, _Directory[AnyStr]] | None = None
+        now = started
+        slow = False
+        ended = False
         try:
-            with lock:
-                node = self._claim(own, started, started, scanned)
+            while True:
+                # One critical section per directory: attach the last one, take a
+                # pending link check, take the next directory.
+                wake = False
+                with lock:
+                    if node is not None:
+                        assert result is not None
+                        wake = self._publish(node, result, children, own, slow)
+                        if slow or now - epoch_started >= _EPOCH_SECONDS:
+                            cpu = thread_time()
+                            self._adapt(now - epoch_started, cpu - epoch_cpu)
+                            epoch_started, epoch_cpu = now, cpu
+                    starting = self._jobs_to_start() if self._parallel else 0
+                    node = self._claim(own, started, now, scanned)
+                    if node is None:
+                        self._end_job(own)
+                        ended = True
+                    check, self._pending_check = self._pending_check, None
+                if check is not None:
+                    check.run()
+                if wake:
+                    self._wake_from_thread()
+                if starting:
+                    self._start_jobs(starting)
                 if node is None:
-                    self._end_job(own)
-            while node is not None:
+                    return
                 scan_started = clock()
                 try:
-                    result: _ScanResult[AnyStr] = scan_directory(node.path, True, followlinks)
+                    result = scan_directory(node.path, True, followlinks)
                 except Exception as exception:
                     result = _ScanCrash(exception)
                 now = clock()
@@ -486,24 +523,10 @@ class _Scheduler(Generic[AnyStr]):
                         path: _Directory(path, node, index) for index, path in enumerate(result[2])
                     }
                 slow = now - scan_started >= _SLOW_DIRECTORY_SECONDS
-                # One critical section per directory: attach this one, take the next.
-                with lock:
-                    wake = self._publish(node, result, children, own, slow)
-                    if slow or now - epoch_started >= _EPOCH_SECONDS:
-                        cpu = thread_time()
-                        self._adapt(now - epoch_started, cpu - epoch_cpu)
-                        epoch_started, epoch_cpu = now, cpu
-                    starting = self._jobs_to_start() if self._parallel else 0
-                    node = self._claim(own, started, now, scanned)
-                    if node is None:
-                        self._end_job(own)
-                if wake:
-                    self._wake_from_thread()
-                if starting:
-                    self._start_jobs(starting)
         except BaseException as error:  # scans catch what they raise: this is a bug
-            with lock:
-                self._jobs -= 1
+            if not ended:
+                with lock:
+                    self._jobs -= 1
             self._fail_from_thread(_ExecutorFailure(f"rwalk.awalk: a scan job failed: {error!r}"))
 
     def _claim(
