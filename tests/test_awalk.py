@@ -857,3 +857,137 @@ def test_slow_directories_are_listed_in_parallel_and_give_the_same_walk(
     # concurrency bounds it: one job, one directory at a time.
     assert run_walk(rwalk.awalk(top, concurrency=1)) == expected
     assert most_at_once == 1
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_link_checks_on_a_user_executor_are_not_kept_for_the_whole_walk(tmp_path: Path) -> None:
+    # Memory stays bounded by read_ahead: a finished link check's future is dropped.
+    for index in range(200):
+        (tmp_path / f"a{index:03}" / "b").mkdir(parents=True)
+    schedulers: list[Any] = []
+    start_scheduler = _aio._start_scheduler
+
+    def recording_start(*args: Any) -> Any:
+        schedulers.append(start_scheduler(*args))
+        return schedulers[-1]
+
+    async def main() -> int:
+        with ThreadPoolExecutor(4) as pool:
+            held = 0
+            async for dirpath, _, _ in rwalk.awalk(tmp_path, executor=pool):
+                if dirpath.endswith("a150"):
+                    held = len(schedulers[0]._futures)
+            return held
+
+    with mock.patch.object(_aio, "_start_scheduler", recording_start):
+        held_at_a150 = asyncio.run(main())
+    # At most the jobs in flight and the current check (150 checks were made by then).
+    assert held_at_a150 <= _aio.DEFAULT_CONCURRENCY + 1
+
+
+def test_cancelling_a_walk_with_options_while_a_step_runs_is_clean(tmp_path: Path) -> None:
+    # The step still running on its thread must not be closed from the loop
+    # ("generator already executing"); it closes when the step returns.
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    real_scandir = os.scandir
+    entered, release = threading.Event(), threading.Event()
+    scanned_after_release: list[str] = []
+
+    def blocking_scandir(path: Any) -> Any:
+        if release.is_set():
+            scanned_after_release.append(os.fsdecode(path))
+        if os.fsdecode(path).endswith("a"):
+            entered.set()
+            release.wait(10)
+        return real_scandir(path)
+
+    async def main() -> None:
+        async def consume() -> None:
+            async for _ in rwalk.awalk(tmp_path, max_depth=5):
+                pass
+
+        task = asyncio.create_task(consume())
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with mock.patch("os.scandir", blocking_scandir):
+        try:
+            asyncio.run(main())
+        finally:
+            release.set()
+        wait_until(shared_threads_idle, "the blocked step to finish")
+    assert scanned_after_release == []  # closed after its step: nothing more listed
+
+
+def test_jobs_that_begin_to_share_the_frontier_wake_a_waiting_walk(tmp_path: Path) -> None:
+    # A lone job publishes the awaited directory without waking the walk (it wakes it
+    # at the end of its batch); if jobs then begin to share the frontier, no batch end
+    # will come: the walk must be woken at once, not when the read-ahead is full.
+    for outer in range(20):
+        for inner in range(10):
+            (tmp_path / f"a{outer:02}" / f"b{inner:02}").mkdir(parents=True)
+    read_ahead = 100
+    scans = 0
+    guard = threading.Lock()
+    real_scandir = os.scandir
+
+    def counting_scandir(path: Any) -> Any:
+        nonlocal scans
+        with guard:
+            scans += 1
+        threading.Event().wait(0.0003)  # a round trip below the "slow" threshold
+        return real_scandir(path)
+
+    def adapt(self: Any, wall_seconds: float, cpu_seconds: float) -> None:
+        self._parallel = 4  # the first measurement says: share the frontier
+
+    async def main() -> int:
+        async for _ in rwalk.awalk(tmp_path, read_ahead=read_ahead):
+            return scans
+        raise AssertionError("no tuple")
+
+    with (
+        mock.patch("os.scandir", counting_scandir),
+        mock.patch.object(_aio, "_EPOCH_SECONDS", 0.0),
+        mock.patch.object(_aio._Scheduler, "_adapt", adapt),
+    ):
+        scanned_before_the_first_tuple = asyncio.run(main())
+    assert scanned_before_the_first_tuple < read_ahead // 2
+
+
+def test_a_caller_reordering_dirnames_reorders_the_shared_frontier() -> None:
+    # What the jobs list next follows the caller's order, not the scan's: otherwise
+    # the read-ahead fills with what the walk reaches last (a caller sorting dirnames
+    # lost most of the parallel speed-up).
+    #
+    #   top/            adopted as [c, b, a] after top's yield
+    #   ├── a/          listed (speculatively); a/x and a/y on the frontier
+    #   ├── b/          on the frontier
+    #   └── c/          on the frontier
+    loop = asyncio.new_event_loop()
+    try:
+        scheduler: Any = _aio._Scheduler(loop, _aio._default_executor(), False, 16, 1024)
+        top: Any = _aio._Directory("top")
+        a, b, c = (_aio._Directory(f"top/{name}", top, index) for index, name in enumerate("abc"))
+        top.children = {node.path: node for node in (a, b, c)}
+        a.state = _aio._SCANNED
+        a.children = {
+            f"top/a/{name}": _aio._Directory(f"top/a/{name}", a, i) for i, name in enumerate("xy")
+        }
+        with scheduler._lock:
+            for node in (b, c, *a.children.values()):
+                scheduler._queue(node)
+        assert scheduler.adopt(top, ["top/c", "top/b", "top/a"]) == [c, b, a]
+        scheduler._parallel = scheduler._jobs = 2  # jobs share the frontier
+        order = []
+        with scheduler._lock:
+            while (node := scheduler._claim([], 0.0, 0.0, 0)) is not None:
+                order.append(node.path)
+        assert order == ["top/c", "top/b", "top/a/x", "top/a/y"]
+    finally:
+        loop.close()

@@ -8,26 +8,24 @@ Two halves meet in a tree of :class:`_Directory` nodes:
   and after a top-down yield reads the caller's edited ``dirnames``.  It never touches
   the file system itself.
 
-* **The scans** run on executor threads, as *jobs*.  A job is handed a few unscanned
-  directories and scans them and their subdirectories depth-first -- the very order in
-  which the walk will want them -- through :func:`rwalk._scan.scan_directory`, until it
-  has spent a small time budget or scanned its quota of directories; it returns the
-  listings and stops.  On a fast local disk one job scans a hundred directories or
-  more, so the ~80 us cost of a hop to a thread and back is shared by all of them; on a
-  slow (network) file system a job finishes after one or two directories and many jobs
-  run side by side.  How many jobs run at once adapts to the ratio of wall time to CPU
-  time the jobs report: I/O latency raises it; with CPU-bound listing no job runs
-  beside the walk (on two cores the GIL made both wait), one starts when the walk
-  needs it.
+* **The scans** run on executor threads, as *jobs* that serve themselves: a job takes
+  the directory the walk waits for, or else the earliest unscanned one in walk order,
+  lists it through :func:`rwalk._scan.scan_directory`, attaches the listing and the
+  new (unscanned) child nodes, and takes the next, until there is nothing left to take
+  or no room left in the read-ahead.  The loop never hands out work.  How many jobs
+  run at once adapts to the ratio of wall time to CPU time the jobs measure: on a
+  warm local disk (listing at CPU speed) one job at a time scans a depth-first batch
+  while the walk waits, and the two take turns (on two cores, a scanner running
+  beside the walk only made both wait for the GIL); when listing waits on I/O (a
+  network file system), up to ``concurrency`` jobs share the frontier and the walk
+  consumes listings as they come in.
 
-The loop thread replays each job's depth-first order to attach the listings to nodes,
-and keeps the unscanned remainder as the *frontier* from which the next jobs are cut.
 Scans are speculative: a directory is scanned before the caller has seen its parent.
 When the caller prunes a name from ``dirnames``, the node under that name and
 everything below it is discarded: its listings are dropped unseen and its errors are
-never reported.  The number of directories scanned ahead of the caller (held or in
-flight) never exceeds ``read_ahead``, whatever the size of the tree and however slow
-the caller.
+never reported.  The number of directories scanned ahead of the caller (scanned or
+being scanned) never exceeds ``read_ahead``, whatever the size of the tree and however
+slow the caller.
 
 ``docs/design.md`` (the awalk section) records the measurements behind these choices.
 """
@@ -57,14 +55,19 @@ __all__ = ("DEFAULT_CONCURRENCY", "DEFAULT_READ_AHEAD", "DEFAULT_THREADS", "awal
 DEFAULT_THREADS = 32
 """Threads in rwalk's shared scanning pool (used when no ``executor`` is given).
 
-Listing is I/O-bound on network file systems: 32 threads hide a 1 ms round trip
-per directory 20-fold on a 2-core machine, where the event loop's default executor
-(``min(32, cores + 4)`` = 6 threads here) would hide it only 6-fold.  At most one file
-descriptor per thread is open at any moment.
+Listing is I/O-bound on network file systems, where the event loop's default executor
+(``min(32, cores + 4)`` = 6 threads on a 2-core machine) would hide a round trip per
+directory only 6-fold.  The pool is shared by every walk of the process (each walk runs
+at most ``concurrency`` jobs on it).  At most one file descriptor per thread is open at
+any moment.
 """
 
 DEFAULT_CONCURRENCY = 16
-"""Most scan jobs one walk keeps in flight at once (the adaptive limit's ceiling)."""
+"""Most scan jobs one walk keeps in flight at once (the adaptive limit's ceiling).
+
+16 jobs hide a 1 ms round trip per directory 13-fold on a 2-core machine; 24 or 32
+were slower there, every job then fighting the others (and the walk) for the GIL.
+"""
 
 DEFAULT_READ_AHEAD = 1024
 """Most directories one walk holds scanned (or is scanning) ahead of its caller."""
@@ -137,7 +140,17 @@ class _CheckHandoff(Generic[AnyStr]):
     it: the checker posts it through the loop.
     """
 
-    __slots__ = ("_dirnames", "_done", "_guard", "_late", "_scheduler", "_serial", "_top", "answer")
+    __slots__ = (
+        "_dirnames",
+        "_done",
+        "_guard",
+        "_late",
+        "_scheduler",
+        "_serial",
+        "_taken",
+        "_top",
+        "answer",
+    )
 
     def __init__(
         self, scheduler: _Scheduler[AnyStr], serial: int, top: AnyStr, dirnames: list[AnyStr]
@@ -148,12 +161,17 @@ class _CheckHandoff(Generic[AnyStr]):
         self._dirnames: list[AnyStr] = dirnames
         self.answer: list[AnyStr] | _ScanCrash | None = None
         self._late = False
+        self._taken = False
         self._guard = threading.Lock()
         self._done = threading.Lock()
         self._done.acquire()
 
     def run(self) -> None:
-        """On a checker thread."""
+        """On a checker thread, or a scan job: whichever comes first runs the check."""
+        with self._guard:
+            if self._taken:
+                return
+            self._taken = True
         answer = _check_links(self._top, self._dirnames)
         with self._guard:
             self.answer = answer
@@ -175,7 +193,17 @@ class _CheckHandoff(Generic[AnyStr]):
 class _Directory(Generic[AnyStr]):
     """One directory of the walk: its listing once scanned, its subdirectories' nodes."""
 
-    __slots__ = ("children", "discarded", "index", "key", "parent", "path", "result", "state")
+    __slots__ = (
+        "children",
+        "discarded",
+        "index",
+        "key",
+        "parent",
+        "path",
+        "result",
+        "state",
+        "ticket",
+    )
 
     def __init__(
         self, path: AnyStr, parent: _Directory[AnyStr] | None = None, index: int = 0
@@ -186,6 +214,8 @@ class _Directory(Generic[AnyStr]):
         self.parent: _Directory[AnyStr] | None = parent
         self.index = index
         self.key: tuple[int, ...] | None = None if parent is not None else ()
+        # The serial of its live entry on the shared frontier (older entries are stale).
+        self.ticket = 0
         # Made by a job for its own stack (or by the walk, for a root it awaits);
         # _queue makes it _QUEUED.
         self.state = _HELD
@@ -391,6 +421,10 @@ class _Scheduler(Generic[AnyStr]):
                 if isinstance(answer, _ScanCrash):
                     raise answer.exception
                 return answer
+            if by_a_job:
+                # Every job may be inside a slow directory (or queued behind other
+                # walks' jobs): a checker thread may take it first (it runs once).
+                _default_checkers().run(handoff.run)
             # Slow (a network file system, a busy machine): the loop goes on with
             # other work; the checker posts its answer.
         else:
@@ -422,16 +456,21 @@ class _Scheduler(Generic[AnyStr]):
         node.children = None
         adopted = []
         fresh = []
+        reordered = False
         for index, path in enumerate(paths):
             child = speculative.pop(path, None)
             if child is None:
                 child = _Directory(path, node, index)
                 fresh.append(child)
+            elif child.index != index:
+                reordered = True
             adopted.append(child)
-        if speculative or fresh:
+        if speculative or fresh or reordered:
             with self._lock:
                 for pruned in speculative.values():
                     self._discard(pruned)
+                if reordered:
+                    self._reorder(adopted)
                 for child in fresh:
                     self._queue(child)
                 starting = self._jobs_to_start()
@@ -491,11 +530,22 @@ class _Scheduler(Generic[AnyStr]):
                 with lock:
                     if node is not None:
                         assert result is not None
-                        wake = self._publish(node, result, children, own, slow)
                         if slow or now - epoch_started >= _EPOCH_SECONDS:
                             cpu = thread_time()
                             self._adapt(now - epoch_started, cpu - epoch_cpu)
                             epoch_started, epoch_cpu = now, cpu
+                        wake = self._publish(node, result, children, own, slow)
+                        awaited = self._awaited
+                        if (
+                            awaited is not None
+                            and awaited.result is not None
+                            and self._parallel >= _SHARED_FROM
+                        ):
+                            # Published by a lone job (which wakes the walk only at
+                            # the end of its batch) before jobs began to share: no end
+                            # of batch will come now.
+                            self._awaited = None
+                            wake = True
                     starting = self._jobs_to_start() if self._parallel else 0
                     node = self._claim(own, started, now, scanned)
                     if node is None:
@@ -565,8 +615,12 @@ class _Scheduler(Generic[AnyStr]):
             if node is None:
                 frontier = self._frontier
                 while frontier:
-                    candidate = heapq.heappop(frontier)[2]
-                    if candidate.state == _QUEUED and not candidate.discarded:
+                    _, ticket, candidate = heapq.heappop(frontier)
+                    if (
+                        candidate.ticket == ticket
+                        and candidate.state == _QUEUED
+                        and not candidate.discarded
+                    ):
                         node = candidate
                         break
                 if node is None:
@@ -588,7 +642,6 @@ class _Scheduler(Generic[AnyStr]):
         if node.discarded or self._closed:
             self._claimed -= 1
             return False
-        node.result = result
         if children:
             node.children = children
             if self._parallel >= _SHARED_FROM:
@@ -596,6 +649,8 @@ class _Scheduler(Generic[AnyStr]):
                     self._queue(child)
             else:
                 own.extend(reversed(children.values()))  # made _HELD
+        # Last: the loop reads result without the lock, then children.
+        node.result = result
         if node is self._awaited and (slow or self._parallel >= _SHARED_FROM):
             # Waiting on I/O: the walk goes on with this while the jobs scan on.
             self._awaited = None
@@ -606,8 +661,10 @@ class _Scheduler(Generic[AnyStr]):
         """Under the lock: the job ends; what it held goes back to the frontier."""
         self._jobs -= 1
         self._give_back(own)
-        if self._awaited is not None:
-            # A batch is in (or the walk must start a job for what it waits for).
+        awaited = self._awaited
+        if awaited is not None and awaited.state != _SCANNING:
+            # A batch is in, or the walk must start a job for what it waits for.  (A
+            # directory being scanned wakes the walk when it is in.)
             self._awaited = None
             self._wake_from_thread()
 
@@ -622,6 +679,7 @@ class _Scheduler(Generic[AnyStr]):
         """Under the lock: put ``node`` on the shared frontier."""
         self._serial += 1
         node.state = _QUEUED
+        node.ticket = self._serial
         heapq.heappush(self._frontier, (_key_of(node), self._serial, node))
 
     def _jobs_to_start(self) -> int:
@@ -663,6 +721,33 @@ class _Scheduler(Generic[AnyStr]):
             parallel //= 2
         floor = min(self._concurrency, _MIN_PARALLEL_JOBS)
         self._parallel = max(floor, min(self._concurrency, parallel))
+
+    def _reorder(self, adopted: list[_Directory[AnyStr]]) -> None:
+        """Under the lock: the caller reordered ``dirnames``; the frontier follows.
+
+        Each adopted node takes its place in the caller's order, and the nodes already
+        on the shared frontier below them are queued again under their new keys (their
+        old entries become stale), so that the read-ahead fills with what the walk will
+        reach first, not with what the scans found first.  (Measured before: a caller
+        sorting ``dirnames`` took a 1 ms-per-directory walk from 12.6x to 3.2x
+        ``os.walk``.)  Keys exist only on the shared frontier and above it: the
+        subtrees of a lone job are not visited.
+        """
+        keyed = []
+        for position, child in enumerate(adopted):
+            child.index = position
+            if child.key is not None:
+                keyed.append(child)
+        requeue = []
+        while keyed:
+            current = keyed.pop()
+            current.key = None
+            if current.state == _QUEUED and not current.discarded:
+                requeue.append(current)
+            if current.children:
+                keyed.extend(child for child in current.children.values() if child.key is not None)
+        for current in requeue:
+            self._queue(current)
 
     def _discard(self, node: _Directory[AnyStr]) -> None:
         """Under the lock: drop a pruned node and everything scanned below it, unseen."""
@@ -739,6 +824,8 @@ class _Scheduler(Generic[AnyStr]):
             return
 
         def answered(future: Future[Any]) -> None:
+            with self._lock:
+                self._futures.discard(future)
             if future.cancelled():
                 answer: Any = _ExecutorFailure(_CANCELLED)
             elif future.exception() is not None:
@@ -976,7 +1063,8 @@ def awalk(
     :param followlinks: enter symbolic links to directories.
     :param executor: where scans run.  The default is rwalk's shared pool of
         :data:`DEFAULT_THREADS` threads.  Any ``concurrent.futures.Executor`` works
-        (the jobs are plain module-level functions, so even a process pool); if it is
+        that runs its tasks in this process (a thread pool: jobs share the walk's
+        nodes, so a ``ProcessPoolExecutor`` is refused with ``ValueError``); if it is
         shut down mid-walk, the walk raises ``RuntimeError``.
     :param concurrency: the most scan jobs this walk runs at once.  Within it, the
         number adapts: none ahead of the walk when directories list at CPU speed
@@ -990,8 +1078,8 @@ def awalk(
     :raises TypeError: at call time, for a ``top`` that is not a path, an ``onerror``
         that is not callable, an ``executor`` that is not an ``Executor``, or an option
         of the wrong type.
-    :raises ValueError: at call time, for ``concurrency < 1``, ``read_ahead < 0``, or a
-        negative ``max_depth``.
+    :raises ValueError: at call time, for a process pool as ``executor``,
+        ``concurrency < 1``, ``read_ahead < 0``, or a negative ``max_depth``.
 
     With any of the options beyond ``os.walk`` set, the walk is :func:`rwalk.walk`'s
     own walk with options, advanced one directory per hop to an executor thread: the
@@ -1090,12 +1178,10 @@ async def _walk_with_options_on_threads(
     errors: list[OSError] = []
     loop = asyncio.get_running_loop()
     pool = executor if executor is not None else _default_executor()
-    in_flight: asyncio.Future[Any] | None = None
+    steps = _Steps(walk)
     try:
         while True:
-            in_flight = _call_on(loop, pool, _next_collecting, walk, errors)
-            step = await in_flight
-            in_flight = None
+            step = await _call_on(loop, pool, steps.advance, errors)
             reported, errors[:] = list(errors), []
             for error in reported:
                 await _report(onerror, error)
@@ -1103,16 +1189,47 @@ async def _walk_with_options_on_threads(
                 return
             yield step
     finally:
-        if in_flight is not None and not in_flight.done():
-            # A step is running on a thread: close the walk when it is done there.
-            in_flight.add_done_callback(lambda _: walk.close())
-        else:
-            walk.close()
+        steps.close()
 
 
-def _next_collecting(walk: Any, errors: list[OSError]) -> Any:
-    with _collecting(errors):
-        return next(walk, _END)
+class _Steps:
+    """A synchronous walk advanced on threads, and closed only when no step runs.
+
+    A cancelled ``await`` does not stop the thread running ``next()``: closing the
+    walk from the loop then would raise "generator already executing" (and run its
+    clean-up on the loop).  Whichever side finds the walk idle after it is asked to
+    close closes it: the loop at once, or the thread when its step returns.
+    """
+
+    __slots__ = ("_closing", "_running", "_walk")
+
+    def __init__(self, walk: Any) -> None:
+        self._walk = walk
+        self._running = threading.Lock()
+        self._closing = False
+
+    def advance(self, errors: list[OSError]) -> Any:
+        """On a thread: the walk's next tuple (its errors collected), or ``_END``."""
+        with self._running:
+            if self._closing:
+                return _END
+            with _collecting(errors):
+                step = next(self._walk, _END)
+        if self._closing:
+            self._close_if_idle()
+        return step
+
+    def close(self) -> None:
+        """On the loop: close now if no step runs, else when the running one ends."""
+        self._closing = True
+        self._close_if_idle()
+
+    def _close_if_idle(self) -> None:
+        if self._running.acquire(blocking=False):
+            try:
+                self._walk.close()
+            finally:
+                self._running.release()
 
 
 _collector = threading.local()
