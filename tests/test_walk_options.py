@@ -305,6 +305,34 @@ def test_one_filesystem_does_not_enter_another_device_faked(
             assert sorted(listing[str(tmp_path)]) == ["local", "mounted"]  # still listed
 
 
+@WALKERS
+@pytest.mark.parametrize("topdown", [True, False], ids=["top-down", "bottom-up"])
+def test_one_filesystem_following_a_link_cycle_walks_as_followlinks_does(
+    tmp_path: Path, walker: Callable[..., Iterator[Any]], topdown: bool
+) -> None:
+    # One file system, so one_filesystem changes nothing: a directory entered below
+    # itself through a link is entered, as os.walk enters it, until the kernel's limit
+    # on links per lookup ends the descent.  (It raised KeyError: the directory's id
+    # was taken off the ancestors twice.)
+    #
+    #   top/a/up -> ..      (a cycle: top/a/up/a/up/... )
+    (tmp_path / "top" / "a").mkdir(parents=True)
+    (tmp_path / "top" / "a" / "up").symlink_to("..")
+    top = str(tmp_path / "top")
+    expected = [
+        (dirpath, sorted(dirs), sorted(files))
+        for dirpath, dirs, files in os.walk(top, topdown=topdown, followlinks=True)
+    ]
+    actual = [
+        (dirpath, sorted(dirs), sorted(files))
+        for dirpath, dirs, files in walker(
+            top, topdown=topdown, followlinks=True, one_filesystem=True
+        )
+    ]
+    assert actual == expected
+    assert len(expected) > 20  # the cycle was followed
+
+
 @pytest.mark.skipif(
     shutil.which("unshare") is None or os.geteuid() != 0,
     reason="needs root and unshare to mount a tmpfs in a private mount namespace",

@@ -296,17 +296,27 @@ def _walk_with_options(
     return _drive(start())
 
 
-def _listing_for_caller(
-    top: AnyStr, context: _Context[AnyStr]
-) -> tuple[list[Any], list[Any], list[os.DirEntry[AnyStr]]] | None:
-    """Scan ``top``; report an error, or give the lists to yield (and the dir entries)."""
+OptionsListing: TypeAlias = tuple[list[Any], list[Any], list[AnyStr]]
+"""``(directories, files, enter_paths)`` of one directory of a walk with options.
+
+``directories`` and ``files`` are what the caller gets (names, or ``os.DirEntry``
+objects for ``walk_entries``), sorted when asked; ``enter_paths`` are the paths a
+bottom-up walk descends into, decided from the scan's cached types (as ``os.walk``
+decides bottom-up), none below ``max_depth``.
+"""
+
+
+def scan_with_options(
+    top: AnyStr, depth: int, followlinks: bool, options: WalkOptions
+) -> OptionsListing[AnyStr] | OSError:
+    """List ``top`` (at ``depth`` below the walk's top) as a walk with options sees it.
+
+    Shared by ``walk`` and ``awalk`` (whose scan jobs call it on worker threads).
+    """
     listing = scan_entries(top)
     if isinstance(listing, OSError):
-        if context.onerror is not None:
-            context.onerror(listing)
-        return None
+        return listing
     directory_entries, file_entries = listing
-    options = context.options
     key = options.sort_key
     if key is not None:
         # The entries themselves are sorted, so that the names given to the caller and
@@ -314,10 +324,36 @@ def _listing_for_caller(
         entry_key = key if options.entries else (lambda entry: key(entry.name))
         directory_entries.sort(key=entry_key)
         file_entries.sort(key=entry_key)
+    max_depth = options.max_depth
+    if directory_entries and (max_depth is None or depth < max_depth):
+        enter_paths = [
+            entry.path for entry in directory_entries if followlinks or not is_symlink(entry)
+        ]
+    else:
+        enter_paths = []
     if options.entries:
-        return directory_entries, file_entries, directory_entries
+        return directory_entries, file_entries, enter_paths
     names = [entry.name for entry in directory_entries]
-    return names, [entry.name for entry in file_entries], directory_entries
+    return names, [entry.name for entry in file_entries], enter_paths
+
+
+def paths_after_yield(
+    top: AnyStr, directories: list[Any], followlinks: bool, options: WalkOptions
+) -> list[AnyStr]:
+    """The paths a top-down walk with options descends into, read after ``top``'s yield.
+
+    ``directories`` is the caller's list, as edited (names, or entries for
+    ``walk_entries``); links are re-checked now, as ``os.walk`` re-checks them.
+    """
+    if options.entries:
+        paths = [entry.path for entry in directories]
+        return paths if followlinks else without_links(paths)
+    return subdirectories_to_enter(top, directories, followlinks)
+
+
+def enters_below(depth: int, options: WalkOptions) -> bool:
+    """Whether a directory at ``depth`` has subdirectories to enter (``max_depth``)."""
+    return options.max_depth is None or depth < options.max_depth
 
 
 def _enter(
@@ -336,51 +372,53 @@ def _enter(
         yield walker(path, depth + 1, identity, context)
 
 
+def _scan_reporting(
+    top: AnyStr, depth: int, context: _Context[AnyStr]
+) -> OptionsListing[AnyStr] | None:
+    listing = scan_with_options(top, depth, context.followlinks, context.options)
+    if isinstance(listing, OSError):
+        if context.onerror is not None:
+            context.onerror(listing)
+        return None
+    return listing
+
+
 def _walk_top_down_with(
     top: AnyStr, depth: int, identity: DirectoryId | None, context: _Context[AnyStr]
 ) -> _DirectoryWalk[AnyStr]:
     """Walk the tree under ``top`` (at ``depth``), parent first, with options."""
-    listing = _listing_for_caller(top, context)
+    listing = _scan_reporting(top, depth, context)
     if listing is None:
         return
     directories, files, _ = listing
     yield top, directories, files
-    max_depth = context.options.max_depth
-    if not directories or (max_depth is not None and depth >= max_depth):
+    if not directories or not enters_below(depth, context.options):
         return
     # The caller has edited ``directories`` (names, or entries for walk_entries).
-    if context.options.entries:
-        paths = [entry.path for entry in directories]
-        if not context.followlinks:
-            paths = without_links(paths)
-    else:
-        paths = subdirectories_to_enter(top, directories, context.followlinks)
-    if identity is not None:
-        context.ancestors[identity] = top
+    paths = paths_after_yield(top, directories, context.followlinks, context.options)
+    # Ancestors matter only to detect_loops (without it, a directory may be entered
+    # below itself, as os.walk enters it).
+    tracked = identity if context.options.detect_loops else None
+    if tracked is not None:
+        context.ancestors[tracked] = top
     yield _enter(paths, depth, context, _walk_top_down_with)
-    if identity is not None:
-        del context.ancestors[identity]
+    if tracked is not None:
+        del context.ancestors[tracked]
 
 
 def _walk_bottom_up_with(
     top: AnyStr, depth: int, identity: DirectoryId | None, context: _Context[AnyStr]
 ) -> _DirectoryWalk[AnyStr]:
     """Walk the tree under ``top`` (at ``depth``), children first, with options."""
-    listing = _listing_for_caller(top, context)
+    listing = _scan_reporting(top, depth, context)
     if listing is None:
         return
-    directories, files, directory_entries = listing
-    max_depth = context.options.max_depth
-    if directory_entries and (max_depth is None or depth < max_depth):
-        # Decided from the scan's cached types, as os.walk decides bottom-up.
-        paths = [
-            entry.path
-            for entry in directory_entries
-            if context.followlinks or not is_symlink(entry)
-        ]
-        if identity is not None:
-            context.ancestors[identity] = top
+    directories, files, paths = listing
+    if paths:
+        tracked = identity if context.options.detect_loops else None
+        if tracked is not None:
+            context.ancestors[tracked] = top
         yield _enter(paths, depth, context, _walk_bottom_up_with)
-        if identity is not None:
-            del context.ancestors[identity]
+        if tracked is not None:
+            del context.ancestors[tracked]
     yield top, directories, files
