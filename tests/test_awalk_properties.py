@@ -29,6 +29,7 @@ from pyfakefs import fake_filesystem, fake_os
 import cpython_walk
 import rwalk
 from rwalk import _scan
+from rwalk._tree import drive_async_iterator
 from strategies import (
     FAKE_FS_TOP_KINDS,
     FOLLOW_DEPTH,
@@ -42,6 +43,7 @@ from strategies import (
     depth_below,
     error_recorder,
     pruner,
+    record_walk,
     run_walk,
     top_as,
     tree_on_disk,
@@ -183,4 +185,56 @@ def test_awalk_matches_walk_in_pyfakefs(
         expected = run_walk(rwalk.walk, top, options)
         # The worker threads see the fake os too: it is _scan's module global.
         actual = run_async(top, options, settings)
+    assert actual == expected
+
+
+@given(
+    spec=trees(max_links_to_directories=1),
+    topdown=st.booleans(),
+    followlinks=st.booleans(),
+    seed=st.none() | SEEDS,
+    max_depth=st.none() | st.integers(0, 3),
+    detect_loops=st.booleans(),
+    sort=st.booleans(),
+    settings=SETTINGS,
+)
+def test_awalk_with_options_matches_walk_with_options_on_disk(  # noqa: PLR0917 - hypothesis passes these by name
+    spec: TreeSpec,
+    topdown: bool,
+    followlinks: bool,
+    seed: int | None,
+    max_depth: int | None,
+    detect_loops: bool,
+    sort: bool,
+    settings: Settings,
+) -> None:
+    # The walk with options is rwalk.walk's per-directory functions, scheduled by
+    # awalk: the same tuples and the same errors (ELOOP included), in the same order,
+    # with the caller's edits, whatever the scheduling.
+    if followlinks and max_depth is None:
+        max_depth = FOLLOW_DEPTH  # links to ancestors: bounded
+    walk_options = {"max_depth": max_depth, "detect_loops": detect_loops, "sort": sort}
+
+    def run(walk: Any, top: str) -> WalkResult:
+        errors, onerror = error_recorder()
+        tuples = walk(
+            top, topdown=topdown, onerror=onerror, followlinks=followlinks, **walk_options
+        )
+        prune = None if seed is None else pruner(seed)
+        return record_walk(tuples, errors, top=top, prune=prune)
+
+    def awalk(top: str, **arguments: Any) -> Any:
+        return drive_async_iterator(
+            rwalk.awalk(
+                top,
+                concurrency=settings.concurrency,
+                read_ahead=settings.read_ahead,
+                **arguments,
+            )
+        )
+
+    with tree_on_disk(spec) as root:
+        expected = run(rwalk.walk, root)
+        with slow_scandir() if settings.slow else contextlib.nullcontext():
+            actual = run(awalk, root)
     assert actual == expected

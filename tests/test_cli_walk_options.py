@@ -111,10 +111,10 @@ def test_async_hands_l_L_and_x_to_awalk_entries(
     assert kwargs == {"max_depth": 1, "detect_loops": True, "one_filesystem": True}
 
 
-def test_async_without_walk_options_lists_through_the_plain_awalk(
+def test_async_lists_through_awalk_entries_with_or_without_walk_options(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Nothing for the walk to decide: awalk's scheduler lists ahead (docs/design.md)."""
+    """One source for --async: the entries give the types (no lstat per entry)."""
     calls: list[str] = []
     real_awalk, real_awalk_entries = rwalk.awalk, rwalk.awalk_entries
 
@@ -131,7 +131,7 @@ def test_async_without_walk_options_lists_through_the_plain_awalk(
     for args in (["-a", "-s"], ["-L", "1"], ["-l"], ["-x"]):
         status, _ = run_in_process(["--async", *args, "project"], monkeypatch)
         assert status == 0
-    assert calls == ["awalk", "awalk_entries", "awalk_entries", "awalk_entries"]
+    assert calls == ["awalk_entries", "awalk_entries", "awalk_entries", "awalk_entries"]
 
 
 # ---------------------------------------------------------------- outputs unchanged

@@ -240,6 +240,49 @@ def test_a_loop_error_names_the_link_and_the_ancestor(tmp_path: Path) -> None:
     assert str(error.strerror).endswith(f"same directory as its ancestor '{tmp_path}/t'")
 
 
+@WALKERS
+@pytest.mark.parametrize("topdown", [True, False], ids=["top-down", "bottom-up"])
+def test_loop_errors_come_between_the_subtrees_around_them(
+    tmp_path: Path, walker: Callable[..., Iterator[Any]], topdown: bool
+) -> None:
+    # As with os.walk's own errors: each is reported where the walk meets it, after
+    # the subtrees before it and before those after it.
+    #
+    #   t/
+    #   ├── a/x/
+    #   ├── b -> .         (loop: t)
+    #   ├── c/
+    #   │   ├── up -> ..   (loop: t)
+    #   │   └── y/
+    #   └── d/
+    top = tmp_path / "t"
+    for directory in ("a/x", "c/y", "d"):
+        (top / directory).mkdir(parents=True)
+    (top / "b").symlink_to(".")
+    (top / "c" / "up").symlink_to("..")
+    events: list[tuple[str, str]] = []
+
+    def onerror(error: OSError) -> None:
+        assert error.errno == errno.ELOOP
+        events.append(("loop", os.path.relpath(error.filename, top)))
+
+    for dirpath, _, _ in walker(
+        str(top), topdown=topdown, followlinks=True, detect_loops=True, sort=True, onerror=onerror
+    ):
+        events.append(("dir", os.path.relpath(dirpath, top)))
+    if topdown:
+        expected = [
+            ("dir", "."), ("dir", "a"), ("dir", "a/x"), ("loop", "b"),
+            ("dir", "c"), ("loop", "c/up"), ("dir", "c/y"), ("dir", "d"),
+        ]  # fmt: skip
+    else:
+        expected = [
+            ("dir", "a/x"), ("dir", "a"), ("loop", "b"), ("loop", "c/up"),
+            ("dir", "c/y"), ("dir", "c"), ("dir", "d"), ("dir", "."),
+        ]  # fmt: skip
+    assert events == expected
+
+
 def test_two_links_pointing_up_end_instead_of_exploding(tmp_path: Path) -> None:
     # With os.walk(followlinks=True) this tree yields paths without end (each level
     # doubles them until the kernel's 40-link limit): the loop-safe walk sees 3.

@@ -44,11 +44,27 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from functools import partial
 from typing import Any, AnyStr, Generic, TypeAlias
 
-from ._options import check_walk_arguments, make_options
-from ._scan import Listing, scan_directory, subdirectories_to_enter
-from ._walk import EntryTuple, OnError, WalkTuple, _walk_with_options
+from ._options import WalkOptions, check_walk_arguments, make_options
+from ._scan import (
+    DirectoryId,
+    Listing,
+    choose_directories,
+    directory_id,
+    scan_directory,
+    subdirectories_to_enter,
+)
+from ._walk import (
+    EntryTuple,
+    OnError,
+    OptionsListing,
+    WalkTuple,
+    enters_below,
+    paths_after_yield,
+    scan_with_options,
+)
 
 __all__ = ("DEFAULT_CONCURRENCY", "DEFAULT_READ_AHEAD", "DEFAULT_THREADS", "awalk")
 
@@ -117,13 +133,14 @@ class _ScanCrash:
         self.exception = exception
 
 
-_ScanResult: TypeAlias = Listing[AnyStr] | OSError | _ScanCrash
+_ScanResult: TypeAlias = Listing[AnyStr] | OptionsListing[AnyStr] | OSError | _ScanCrash
 
 
-def _check_links(top: AnyStr, dirnames: list[AnyStr]) -> list[AnyStr] | _ScanCrash:
-    """A job: the post-yield symbolic-link check (bpo-23605) of a top-down walk."""
+def _run_check(check: Callable[..., Any], arguments: tuple[Any, ...]) -> Any:
+    """On a worker: a post-yield check (the bpo-23605 link check, and for a walk with
+    options the choice of directories to enter); what it raises is carried back."""
     try:
-        return subdirectories_to_enter(top, dirnames, False)
+        return check(*arguments)
     except Exception as exception:
         return _ScanCrash(exception)
 
@@ -141,25 +158,29 @@ class _CheckHandoff(Generic[AnyStr]):
     """
 
     __slots__ = (
-        "_dirnames",
+        "_arguments",
+        "_check",
         "_done",
         "_guard",
         "_late",
         "_scheduler",
         "_serial",
         "_taken",
-        "_top",
         "answer",
     )
 
     def __init__(
-        self, scheduler: _Scheduler[AnyStr], serial: int, top: AnyStr, dirnames: list[AnyStr]
+        self,
+        scheduler: _Scheduler[AnyStr],
+        serial: int,
+        check: Callable[..., Any],
+        arguments: tuple[Any, ...],
     ) -> None:
         self._scheduler: _Scheduler[AnyStr] = scheduler
         self._serial = serial
-        self._top: AnyStr = top
-        self._dirnames: list[AnyStr] = dirnames
-        self.answer: list[AnyStr] | _ScanCrash | None = None
+        self._check = check
+        self._arguments = arguments
+        self.answer: Any = None
         self._late = False
         self._taken = False
         self._guard = threading.Lock()
@@ -172,7 +193,7 @@ class _CheckHandoff(Generic[AnyStr]):
             if self._taken:
                 return
             self._taken = True
-        answer = _check_links(self._top, self._dirnames)
+        answer = _run_check(self._check, self._arguments)
         with self._guard:
             self.answer = answer
             late = self._late
@@ -180,7 +201,7 @@ class _CheckHandoff(Generic[AnyStr]):
         if late:
             self._scheduler.post_check(self._serial, answer)
 
-    def wait(self, seconds: float) -> list[AnyStr] | _ScanCrash | None:
+    def wait(self, seconds: float) -> Any:
         """On the loop: the answer if it comes within ``seconds``, else None (posted later)."""
         if self._done.acquire(True, seconds):
             return self.answer
@@ -195,7 +216,9 @@ class _Directory(Generic[AnyStr]):
 
     __slots__ = (
         "children",
+        "depth",
         "discarded",
+        "identity",
         "index",
         "key",
         "parent",
@@ -213,6 +236,9 @@ class _Directory(Generic[AnyStr]):
         # when it first goes on the shared frontier (see _key_of).
         self.parent: _Directory[AnyStr] | None = parent
         self.index = index
+        self.depth: int = parent.depth + 1 if parent is not None else 0
+        # (st_dev, st_ino) as the walk with options entered it (detect_loops).
+        self.identity: DirectoryId | None = None
         self.key: tuple[int, ...] | None = None if parent is not None else ()
         # The serial of its live entry on the shared frontier (older entries are stale).
         self.ticket = 0
@@ -289,10 +315,15 @@ class _Scheduler(Generic[AnyStr]):
         followlinks: bool,
         concurrency: int,
         read_ahead: int,
+        *,
+        options: WalkOptions | None = None,
     ) -> None:
         self._loop = loop
         self._executor = executor
         self._followlinks = followlinks
+        # A walk with options lists each directory as rwalk.walk's walk with options
+        # does (entries kept, sorted, no enter paths below max_depth).
+        self._options = options
         self._concurrency = concurrency
         self._read_ahead = read_ahead
         # Below a share of the read-ahead worth a job, the walk waits for more room
@@ -326,7 +357,7 @@ class _Scheduler(Generic[AnyStr]):
         self._futures: set[Future[Any]] = set()
         # -- the loop's own --------------------------------------------------------
         self._wakeup: asyncio.Future[None] | None = None
-        self._check_result: list[AnyStr] | _ScanCrash | None = None
+        self._check_result: Any = None
         self._check_serial = 0
         self._turn_taken = time.perf_counter()
 
@@ -402,11 +433,22 @@ class _Scheduler(Generic[AnyStr]):
             return subdirectories_to_enter(top, dirnames, True)
         # A copy: the names as they are now, after the caller's edits (as os.walk
         # reads them), whatever the caller does with its list later.
+        paths: list[AnyStr] = await self.after_yield(
+            subdirectories_to_enter, top, list(dirnames), False
+        )
+        return paths
+
+    async def after_yield(self, check: Callable[..., Any], *arguments: Any) -> Any:
+        """``check(*arguments)`` on a worker, now, while the walk waits (a list).
+
+        The post-yield link check, and for a walk with options the choice of the
+        directories to enter: one round trip per directory with subdirectories, on the
+        walk's critical path, so it takes the quickest way there and back.
+        """
         self._check_serial += 1
         serial = self._check_serial
-        names = list(dirnames)
         if isinstance(self._executor, _ScanThreads):
-            handoff = _CheckHandoff(self, serial, top, names)
+            handoff = _CheckHandoff(self, serial, check, arguments)
             with self._lock:
                 # While jobs share the frontier, one of them runs the check between two
                 # directories: it is awake and about to hold the GIL anyway, where a
@@ -428,7 +470,7 @@ class _Scheduler(Generic[AnyStr]):
             # Slow (a network file system, a busy machine): the loop goes on with
             # other work; the checker posts its answer.
         else:
-            self._submit_check(serial, top, names)
+            self._submit_check(serial, check, arguments)
         try:
             while self._check_result is None:
                 if self._failure is not None:
@@ -484,6 +526,13 @@ class _Scheduler(Generic[AnyStr]):
         node.children = None
         return list(children.values()) if children else []
 
+    def drop(self, nodes: list[_Directory[AnyStr]]) -> None:
+        """Discard nodes the walk will not enter (a bottom-up walk with options)."""
+        if nodes:
+            with self._lock:
+                for node in nodes:
+                    self._discard(node)
+
     def close(self) -> None:
         """Stop for good: no job takes another directory, queued jobs are cancelled.
 
@@ -510,6 +559,7 @@ class _Scheduler(Generic[AnyStr]):
         clock = time.perf_counter
         thread_time = time.thread_time
         followlinks = self._followlinks
+        options = self._options
         lock = self._lock
         # This job's own depth-first stack (last = next) while it is the only one.
         own: list[_Directory[AnyStr]] = []
@@ -562,7 +612,10 @@ class _Scheduler(Generic[AnyStr]):
                     return
                 scan_started = clock()
                 try:
-                    result = scan_directory(node.path, True, followlinks)
+                    if options is None:
+                        result = scan_directory(node.path, True, followlinks)
+                    else:
+                        result = scan_with_options(node.path, node.depth, followlinks, options)
                 except Exception as exception:
                     result = _ScanCrash(exception)
                 now = clock()
@@ -811,12 +864,14 @@ class _Scheduler(Generic[AnyStr]):
             failure.__cause__ = error
             self._fail_from_thread(failure)
 
-    def _submit_check(self, serial: int, top: AnyStr, names: list[AnyStr]) -> None:
+    def _submit_check(
+        self, serial: int, check: Callable[..., Any], arguments: tuple[Any, ...]
+    ) -> None:
         """A link check on a user's executor; its answer is posted to the loop."""
         executor = self._executor
         assert not isinstance(executor, _ScanThreads)
         try:
-            future = executor.submit(_check_links, top, names)
+            future = executor.submit(_run_check, check, arguments)
         except RuntimeError as error:
             failure = _ExecutorFailure(f"{_REFUSED} ({error})")
             failure.__cause__ = error
@@ -1081,10 +1136,10 @@ def awalk(
     :raises ValueError: at call time, for a process pool as ``executor``,
         ``concurrency < 1``, ``read_ahead < 0``, or a negative ``max_depth``.
 
-    With any of the options beyond ``os.walk`` set, the walk is :func:`rwalk.walk`'s
-    own walk with options, advanced one directory per hop to an executor thread: the
-    same tuples and errors, every file-system call off the loop, but no speculative
-    scanning (``concurrency`` and ``read_ahead`` do not apply).
+    With any of the options beyond ``os.walk`` set, each directory is listed, sorted
+    and chosen by the same functions as in :func:`rwalk.walk`'s walk with options (the
+    choice of the directories to enter, with its ``stat`` calls, on a worker after each
+    yield): the same tuples and errors, scheduled as above.
     """
     root: AnyStr = check_walk_arguments(top, onerror)
     _check_executor(executor)
@@ -1096,10 +1151,15 @@ def awalk(
     # As rwalk.walk and os.walk do: the arguments as given.
     sys.audit("rwalk.awalk", top, topdown, onerror, followlinks)
     if not options.is_plain:
-        return _walk_with_options_on_threads(
-            _walk_with_options(root, topdown, _collect_error, followlinks, options),
-            onerror,
-            executor,
+        walk_with = _walk_top_down_with if topdown else _walk_bottom_up_with
+        return walk_with(
+            root,
+            onerror=onerror,
+            followlinks=bool(followlinks),
+            executor=executor,
+            concurrency=concurrency,
+            read_ahead=read_ahead,
+            options=options,
         )
     walk_in_order = _walk_top_down if topdown else _walk_bottom_up
     return walk_in_order(
@@ -1119,6 +1179,8 @@ def awalk_entries(
     followlinks: bool = False,
     *,
     executor: Executor | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    read_ahead: int = DEFAULT_READ_AHEAD,
     max_depth: int | None = None,
     detect_loops: bool = False,
     one_filesystem: bool = False,
@@ -1126,12 +1188,15 @@ def awalk_entries(
 ) -> AsyncGenerator[EntryTuple[AnyStr], None]:
     """:func:`rwalk.walk_entries` for asyncio: ``os.DirEntry`` lists, scans on threads.
 
-    The same walk as :func:`rwalk.walk_entries`, advanced one directory per hop to
-    ``executor`` (rwalk's shared threads by default); ``onerror`` runs on the loop and
-    is awaited if it returns an awaitable.  Prune by editing ``directory_entries``.
+    The same walk as :func:`rwalk.walk_entries`, scheduled as :func:`awalk` schedules
+    it (``executor``, ``concurrency`` and ``read_ahead`` as there); ``onerror`` runs on
+    the loop and is awaited if it returns an awaitable.  Prune by editing
+    ``directory_entries``.
     """
     root: AnyStr = check_walk_arguments(top, onerror)
     _check_executor(executor)
+    _check_count("concurrency", concurrency, 1)
+    _check_count("read_ahead", read_ahead, 0)
     options = make_options(
         max_depth=max_depth,
         detect_loops=detect_loops,
@@ -1140,8 +1205,15 @@ def awalk_entries(
         entries=True,
     )
     sys.audit("rwalk.awalk_entries", top, topdown, onerror, followlinks)
-    return _walk_with_options_on_threads(
-        _walk_with_options(root, topdown, _collect_error, followlinks, options), onerror, executor
+    walk_with = _walk_top_down_with if topdown else _walk_bottom_up_with
+    return walk_with(
+        root,
+        onerror=onerror,
+        followlinks=bool(followlinks),
+        executor=executor,
+        concurrency=concurrency,
+        read_ahead=read_ahead,
+        options=options,
     )
 
 
@@ -1156,93 +1228,6 @@ def _check_executor(executor: object) -> None:
             "executor must run its tasks in this process (a thread pool): "
             "awalk's scans share the walk's state, which cannot move to another process"
         )
-
-
-def _collect_error(error: OSError) -> None:
-    """The onerror of a walk with options run on threads: keep the error for the loop.
-
-    Each step runs inside :func:`_collecting`, which points this thread's collector at
-    the list of the walk being advanced; the loop reports the errors, in order, before
-    the tuple that followed them (and runs the caller's ``onerror`` there).
-    """
-    _collector.errors.append(error)
-
-
-_END = object()
-
-
-async def _walk_with_options_on_threads(
-    walk: Any, onerror: OnError | None, executor: Executor | None
-) -> AsyncGenerator[Any, None]:
-    """Advance a synchronous walk with options one step per hop to a thread."""
-    errors: list[OSError] = []
-    loop = asyncio.get_running_loop()
-    pool = executor if executor is not None else _default_executor()
-    steps = _Steps(walk)
-    try:
-        while True:
-            step = await _call_on(loop, pool, steps.advance, errors)
-            reported, errors[:] = list(errors), []
-            for error in reported:
-                await _report(onerror, error)
-            if step is _END:
-                return
-            yield step
-    finally:
-        steps.close()
-
-
-class _Steps:
-    """A synchronous walk advanced on threads, and closed only when no step runs.
-
-    A cancelled ``await`` does not stop the thread running ``next()``: closing the
-    walk from the loop then would raise "generator already executing" (and run its
-    clean-up on the loop).  Whichever side finds the walk idle after it is asked to
-    close closes it: the loop at once, or the thread when its step returns.
-    """
-
-    __slots__ = ("_closing", "_running", "_walk")
-
-    def __init__(self, walk: Any) -> None:
-        self._walk = walk
-        self._running = threading.Lock()
-        self._closing = False
-
-    def advance(self, errors: list[OSError]) -> Any:
-        """On a thread: the walk's next tuple (its errors collected), or ``_END``."""
-        with self._running:
-            if self._closing:
-                return _END
-            with _collecting(errors):
-                step = next(self._walk, _END)
-        if self._closing:
-            self._close_if_idle()
-        return step
-
-    def close(self) -> None:
-        """On the loop: close now if no step runs, else when the running one ends."""
-        self._closing = True
-        self._close_if_idle()
-
-    def _close_if_idle(self) -> None:
-        if self._running.acquire(blocking=False):
-            try:
-                self._walk.close()
-            finally:
-                self._running.release()
-
-
-_collector = threading.local()
-
-
-@contextlib.contextmanager
-def _collecting(errors: list[OSError]) -> Any:
-    previous = getattr(_collector, "errors", None)
-    _collector.errors = errors
-    try:
-        yield
-    finally:
-        _collector.errors = previous
 
 
 def _call_on(
@@ -1290,7 +1275,11 @@ async def _report(onerror: OnError | None, error: OSError) -> None:
 
 
 def _start_scheduler(
-    executor: Executor | None, followlinks: bool, concurrency: int, read_ahead: int
+    executor: Executor | None,
+    followlinks: bool,
+    concurrency: int,
+    read_ahead: int,
+    options: WalkOptions | None = None,
 ) -> _Scheduler[AnyStr]:
     # Called from inside the generators, at the first __anext__: only then is the
     # event loop known (awalk() itself may be called outside any loop).
@@ -1300,6 +1289,7 @@ def _start_scheduler(
         followlinks,
         concurrency,
         read_ahead,
+        options=options,
     )
 
 
@@ -1377,5 +1367,209 @@ async def _walk_bottom_up(
             children: list[_Directory[AnyStr]] = scheduler.children_of(item)
             children.reverse()
             pending += children
+    finally:
+        scheduler.close()
+
+
+# -- the walk with the options beyond os.walk -------------------------------------------
+#
+# The same scheduler, with each directory listed by rwalk.walk's scan_with_options and
+# the choice of the directories to enter made after the yield (top-down) or before
+# descending (bottom-up) by rwalk._scan.choose_directories on a worker: the semantics
+# are those functions', shared with rwalk.walk; what is below is only their order.
+
+
+class _Leave:
+    """In the pending stack: the walk leaves the subtree of a directory with this id."""
+
+    __slots__ = ("identity",)
+
+    def __init__(self, identity: DirectoryId) -> None:
+        self.identity = identity
+
+
+async def _identify_root(
+    scheduler: _Scheduler[AnyStr], root: _Directory[AnyStr], options: WalkOptions
+) -> int | None:
+    """Give ``root`` its id (read when the walk starts, as rwalk.walk reads it), on a
+    worker; the device of ``top`` for ``one_filesystem``."""
+    if not options.needs_device_and_inode:
+        return None
+    identity = await _call_on(scheduler._loop, scheduler._executor, directory_id, root.path)
+    root.identity = identity
+    return identity[0] if identity is not None else None
+
+
+def _choose_after_yield(
+    top: AnyStr,
+    directories: list[Any],
+    *,
+    followlinks: bool,
+    options: WalkOptions,
+    ancestors: dict[DirectoryId, AnyStr],
+    top_device: int | None,
+) -> list[tuple[AnyStr, DirectoryId | None] | OSError]:
+    """On a worker: the directories a top-down walk with options enters after ``top``."""
+    paths = paths_after_yield(top, directories, followlinks, options)
+    return choose_directories(
+        paths, ancestors, top_device, options.detect_loops, options.one_filesystem
+    )
+
+
+def _in_order(
+    choices: list[tuple[AnyStr, DirectoryId | None] | OSError],
+    nodes: dict[AnyStr, _Directory[AnyStr]],
+) -> list[_Directory[AnyStr] | OSError]:
+    """The chosen nodes (given their ids) and the errors, in the order of ``choices``."""
+    items: list[_Directory[AnyStr] | OSError] = []
+    for choice in choices:
+        if isinstance(choice, OSError):
+            items.append(choice)
+            continue
+        node = nodes[choice[0]]
+        node.identity = choice[1]
+        items.append(node)
+    return items
+
+
+async def _walk_top_down_with(
+    top: AnyStr,
+    *,
+    onerror: OnError | None,
+    followlinks: bool,
+    executor: Executor | None,
+    concurrency: int,
+    read_ahead: int,
+    options: WalkOptions,
+) -> AsyncGenerator[tuple[AnyStr, list[Any], list[Any]], None]:
+    """Parent before children, with options, following the caller's edits."""
+    scheduler: _Scheduler[AnyStr] = _start_scheduler(
+        executor, followlinks, concurrency, read_ahead, options
+    )
+    try:
+        root = _Directory(top)
+        top_device = await _identify_root(scheduler, root, options)
+        # The ids of the directories from top to the current one (detect_loops).
+        ancestors: dict[DirectoryId, AnyStr] = {}
+        # Nodes to visit, errors to report, and where a subtree ends; the last is next.
+        pending: list[_Directory[AnyStr] | OSError | _Leave] = [root]
+        # Without file-system calls to make, the choice is made on the loop.
+        inline = followlinks and not options.needs_device_and_inode
+        while pending:
+            item = pending.pop()
+            if isinstance(item, _Leave):
+                del ancestors[item.identity]
+                continue
+            if isinstance(item, OSError):
+                await _report(onerror, item)
+                continue
+            node = item
+            result = scheduler.take(node) or await scheduler.listing(node)
+            if scheduler.owes_the_loop_a_turn():
+                await asyncio.sleep(0)
+            if not isinstance(result, tuple):
+                if isinstance(result, _ScanCrash):
+                    raise result.exception
+                await _report(onerror, result)
+                continue
+            directories, files, _ = result
+            path = node.path
+            yield path, directories, files
+            if not directories or not enters_below(node.depth, options):
+                if node.children:
+                    scheduler.adopt(node, [])
+                continue
+            tracked = node.identity if options.detect_loops else None
+            if tracked is not None:
+                ancestors[tracked] = path
+            choose = partial(
+                _choose_after_yield,
+                followlinks=followlinks,
+                options=options,
+                ancestors=ancestors,
+                top_device=top_device,
+            )
+            # A copy: the caller's list as it is now (as rwalk.walk reads it).
+            choices: list[tuple[AnyStr, DirectoryId | None] | OSError] = (
+                choose(path, list(directories))
+                if inline
+                else await scheduler.after_yield(choose, path, list(directories))
+            )
+            chosen = [choice[0] for choice in choices if not isinstance(choice, OSError)]
+            children = scheduler.adopt(node, chosen)
+            items = _in_order(choices, {child.path: child for child in children})
+            if tracked is not None:
+                pending.append(_Leave(tracked))
+            items.reverse()
+            pending += items
+    finally:
+        scheduler.close()
+
+
+async def _walk_bottom_up_with(
+    top: AnyStr,
+    *,
+    onerror: OnError | None,
+    followlinks: bool,
+    executor: Executor | None,
+    concurrency: int,
+    read_ahead: int,
+    options: WalkOptions,
+) -> AsyncGenerator[tuple[AnyStr, list[Any], list[Any]], None]:
+    """Children before parent, with options."""
+    scheduler: _Scheduler[AnyStr] = _start_scheduler(
+        executor, followlinks, concurrency, read_ahead, options
+    )
+    try:
+        root = _Directory(top)
+        top_device = await _identify_root(scheduler, root, options)
+        ancestors: dict[DirectoryId, AnyStr] = {}
+        pending: list[_Directory[AnyStr] | OSError | _Leave | tuple[AnyStr, list[Any], list[Any]]]
+        pending = [root]
+        while pending:
+            item = pending.pop()
+            if type(item) is tuple:
+                yield item
+                continue
+            if isinstance(item, _Leave):
+                del ancestors[item.identity]
+                continue
+            if isinstance(item, OSError):
+                await _report(onerror, item)
+                continue
+            assert isinstance(item, _Directory)
+            node = item
+            result = scheduler.take(node) or await scheduler.listing(node)
+            if scheduler.owes_the_loop_a_turn():
+                await asyncio.sleep(0)
+            if not isinstance(result, tuple):
+                if isinstance(result, _ScanCrash):
+                    raise result.exception
+                await _report(onerror, result)
+                continue
+            directories, files, paths = result
+            pending.append((node.path, directories, files))
+            children = scheduler.children_of(node)
+            if not paths:
+                continue
+            items: list[_Directory[AnyStr] | OSError] = list(children)
+            if options.needs_device_and_inode:
+                tracked = node.identity if options.detect_loops else None
+                if tracked is not None:
+                    ancestors[tracked] = node.path
+                    pending.append(_Leave(tracked))
+                choices = await scheduler.after_yield(
+                    choose_directories,
+                    paths,
+                    ancestors,
+                    top_device,
+                    options.detect_loops,
+                    options.one_filesystem,
+                )
+                by_path = {child.path: child for child in children}
+                items = _in_order(choices, by_path)
+                scheduler.drop([child for child in children if child not in items])
+            items.reverse()
+            pending += items
     finally:
         scheduler.close()

@@ -34,8 +34,6 @@ from ._tree import (
     Tally,
     WalkEntriesLister,
     WalkEntryTuple,
-    WalkTuple,
-    WalkTupleLister,
     drive_async_iterator,
     tree_events,
     walk_options,
@@ -95,29 +93,6 @@ def root_argument(path: str) -> bytes:
     stripped = root.rstrip(b"/")
     return stripped or root[:1]
 
-
-def walk_tuple_lister_factory(
-    walker: Callable[[bytes, Callable[[OSError], object], bool], Iterator[WalkTuple]],
-    follow_links: bool,
-) -> Callable[[bytes], Lister]:
-    """Listers that read a fresh plain top-down walk of each root (``--async``)."""
-
-    def lister_for(root: bytes) -> Lister:
-        lister = WalkTupleLister()
-        lister.attach(walker(root, lister.record_error, follow_links))
-        return lister
-
-    return lister_for
-
-
-def _awalk_tuples(
-    root: bytes, onerror: Callable[[OSError], object], follow_links: bool
-) -> Iterator[WalkTuple]:
-    awalk: Any = getattr(rwalk, "awalk")  # noqa: B009 (not in every build; checked first)
-    return drive_async_iterator(awalk(root, True, onerror, follow_links))
-
-
-_NO_WALK_OPTIONS = walk_options(ListingOptions())
 
 EntryWalker = Callable[
     [bytes, Callable[[OSError], object], ListingOptions], Iterator[WalkEntryTuple]
@@ -260,12 +235,7 @@ def list_tree(
         one_filesystem=one_filesystem,
     )
     roots = [root_argument(path) for path in paths or ["."]]
-    if use_async and walk_options(options) == _NO_WALK_OPTIONS:
-        # Nothing for the walk to decide: the plain awalk lists ahead on its scheduler,
-        # which awalk_entries does not (yet), and is faster even with an lstat per
-        # entry (docs/design.md, "Where listings come from").
-        lister_for = walk_tuple_lister_factory(_awalk_tuples, follow_links)
-    elif use_async:
+    if use_async:
         lister_for = walk_entries_lister_factory(_awalk_entries, options)
     else:
         scan_lister = ScanLister()
