@@ -1151,9 +1151,9 @@ def awalk(
     # As rwalk.walk and os.walk do: the arguments as given.
     sys.audit("rwalk.awalk", top, topdown, onerror, followlinks)
     if not options.is_plain:
-        walk_with = _walk_top_down_with if topdown else _walk_bottom_up_with
-        return walk_with(
+        return _walk_with_options(
             root,
+            topdown,
             onerror=onerror,
             followlinks=bool(followlinks),
             executor=executor,
@@ -1205,9 +1205,9 @@ def awalk_entries(
         entries=True,
     )
     sys.audit("rwalk.awalk_entries", top, topdown, onerror, followlinks)
-    walk_with = _walk_top_down_with if topdown else _walk_bottom_up_with
-    return walk_with(
+    return _walk_with_options(
         root,
+        topdown,
         onerror=onerror,
         followlinks=bool(followlinks),
         executor=executor,
@@ -1432,8 +1432,9 @@ def _in_order(
     return items
 
 
-async def _walk_top_down_with(
+async def _walk_with_options(
     top: AnyStr,
+    topdown: bool,
     *,
     onerror: OnError | None,
     followlinks: bool,
@@ -1442,7 +1443,12 @@ async def _walk_top_down_with(
     read_ahead: int,
     options: WalkOptions,
 ) -> AsyncGenerator[tuple[AnyStr, list[Any], list[Any]], None]:
-    """Parent before children, with options, following the caller's edits."""
+    """rwalk.walk's walk with options, top-down or bottom-up, on the scheduler.
+
+    One loop for both orders (unlike the plain walks, whose loops are the benchmark's
+    hot path): the pending stack holds nodes to visit, errors to report where the walk
+    meets them, finished tuples (bottom-up), and where a directory's subtree ends.
+    """
     scheduler: _Scheduler[AnyStr] = _start_scheduler(
         executor, followlinks, concurrency, read_ahead, options
     )
@@ -1451,81 +1457,10 @@ async def _walk_top_down_with(
         top_device = await _identify_root(scheduler, root, options)
         # The ids of the directories from top to the current one (detect_loops).
         ancestors: dict[DirectoryId, AnyStr] = {}
-        # Nodes to visit, errors to report, and where a subtree ends; the last is next.
-        pending: list[_Directory[AnyStr] | OSError | _Leave] = [root]
-        # Without file-system calls to make, the choice is made on the loop.
-        inline = followlinks and not options.needs_device_and_inode
-        while pending:
-            item = pending.pop()
-            if isinstance(item, _Leave):
-                del ancestors[item.identity]
-                continue
-            if isinstance(item, OSError):
-                await _report(onerror, item)
-                continue
-            node = item
-            result = scheduler.take(node) or await scheduler.listing(node)
-            if scheduler.owes_the_loop_a_turn():
-                await asyncio.sleep(0)
-            if not isinstance(result, tuple):
-                if isinstance(result, _ScanCrash):
-                    raise result.exception
-                await _report(onerror, result)
-                continue
-            directories, files, _ = result
-            path = node.path
-            yield path, directories, files
-            if not directories or not enters_below(node.depth, options):
-                if node.children:
-                    scheduler.adopt(node, [])
-                continue
-            tracked = node.identity if options.detect_loops else None
-            if tracked is not None:
-                ancestors[tracked] = path
-            choose = partial(
-                _choose_after_yield,
-                followlinks=followlinks,
-                options=options,
-                ancestors=ancestors,
-                top_device=top_device,
-            )
-            # A copy: the caller's list as it is now (as rwalk.walk reads it).
-            choices: list[tuple[AnyStr, DirectoryId | None] | OSError] = (
-                choose(path, list(directories))
-                if inline
-                else await scheduler.after_yield(choose, path, list(directories))
-            )
-            chosen = [choice[0] for choice in choices if not isinstance(choice, OSError)]
-            children = scheduler.adopt(node, chosen)
-            items = _in_order(choices, {child.path: child for child in children})
-            if tracked is not None:
-                pending.append(_Leave(tracked))
-            items.reverse()
-            pending += items
-    finally:
-        scheduler.close()
-
-
-async def _walk_bottom_up_with(
-    top: AnyStr,
-    *,
-    onerror: OnError | None,
-    followlinks: bool,
-    executor: Executor | None,
-    concurrency: int,
-    read_ahead: int,
-    options: WalkOptions,
-) -> AsyncGenerator[tuple[AnyStr, list[Any], list[Any]], None]:
-    """Children before parent, with options."""
-    scheduler: _Scheduler[AnyStr] = _start_scheduler(
-        executor, followlinks, concurrency, read_ahead, options
-    )
-    try:
-        root = _Directory(top)
-        top_device = await _identify_root(scheduler, root, options)
-        ancestors: dict[DirectoryId, AnyStr] = {}
         pending: list[_Directory[AnyStr] | OSError | _Leave | tuple[AnyStr, list[Any], list[Any]]]
         pending = [root]
+        # Top-down, without file-system calls to make, the choice is made on the loop.
+        inline = followlinks and not options.needs_device_and_inode
         while pending:
             item = pending.pop()
             if type(item) is tuple:
@@ -1547,28 +1482,55 @@ async def _walk_bottom_up_with(
                     raise result.exception
                 await _report(onerror, result)
                 continue
-            directories, files, paths = result
-            pending.append((node.path, directories, files))
-            children = scheduler.children_of(node)
-            if not paths:
-                continue
-            items: list[_Directory[AnyStr] | OSError] = list(children)
-            if options.needs_device_and_inode:
-                tracked = node.identity if options.detect_loops else None
-                if tracked is not None:
-                    ancestors[tracked] = node.path
-                    pending.append(_Leave(tracked))
-                choices = await scheduler.after_yield(
-                    choose_directories,
-                    paths,
-                    ancestors,
-                    top_device,
-                    options.detect_loops,
-                    options.one_filesystem,
+            directories, files, enter_paths = result
+            path = node.path
+            if topdown:
+                yield path, directories, files
+                if not directories or not enters_below(node.depth, options):
+                    if node.children:
+                        scheduler.adopt(node, [])  # nothing is entered
+                    continue
+            else:
+                pending.append((path, directories, files))
+                if not enter_paths:
+                    continue
+            tracked = node.identity if options.detect_loops else None
+            if tracked is not None:
+                ancestors[tracked] = path
+                pending.append(_Leave(tracked))
+            if topdown:
+                choose = partial(
+                    _choose_after_yield,
+                    followlinks=followlinks,
+                    options=options,
+                    ancestors=ancestors,
+                    top_device=top_device,
                 )
-                by_path = {child.path: child for child in children}
-                items = _in_order(choices, by_path)
-                scheduler.drop([child for child in children if child not in items])
+                # A copy: the caller's list as it is now (as rwalk.walk reads it).
+                choices: list[tuple[AnyStr, DirectoryId | None] | OSError] = (
+                    choose(path, list(directories))
+                    if inline
+                    else await scheduler.after_yield(choose, path, list(directories))
+                )
+                chosen = [choice[0] for choice in choices if not isinstance(choice, OSError)]
+                children = scheduler.adopt(node, chosen)
+            else:
+                # Entered as the scan's cached types say (as os.walk decides bottom-up).
+                children = scheduler.children_of(node)
+                if options.needs_device_and_inode:
+                    choices = await scheduler.after_yield(
+                        choose_directories,
+                        enter_paths,
+                        ancestors,
+                        top_device,
+                        options.detect_loops,
+                        options.one_filesystem,
+                    )
+                    entered = {choice[0] for choice in choices if not isinstance(choice, OSError)}
+                    scheduler.drop([child for child in children if child.path not in entered])
+                else:
+                    choices = [(child.path, None) for child in children]
+            items = _in_order(choices, {child.path: child for child in children})
             items.reverse()
             pending += items
     finally:
