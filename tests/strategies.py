@@ -259,10 +259,10 @@ def pruner(
     """A deterministic editing policy: shuffles ``dirnames``, drops some, adds some.
 
     Added names are a file of the same directory (entering it fails with
-    ``NotADirectoryError``) or a name that does not exist (``FileNotFoundError``), so
-    that ``onerror`` is exercised.  The decisions depend only on ``seed`` and the
-    directory's path, so two walkers that yield the same directories receive exactly the
-    same edits.
+    ``NotADirectoryError``), a name that does not exist (``FileNotFoundError``), so
+    that ``onerror`` is exercised, or a name already there (walked twice).  The
+    decisions depend only on ``seed`` and the directory's path, so two walkers that
+    yield the same directories receive exactly the same edits.
     """
 
     def prune(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:
@@ -276,6 +276,9 @@ def pruner(
             dirnames.insert(rng.randrange(len(dirnames) + 1), missing)
         if filenames and rng.random() < 2 * probability:
             dirnames.insert(rng.randrange(len(dirnames) + 1), rng.choice(sorted(filenames)))
+        if dirnames and rng.random() < probability / 2:
+            # A name given twice: os.walk walks it twice.
+            dirnames.insert(rng.randrange(len(dirnames) + 1), rng.choice(dirnames))
 
     return prune
 

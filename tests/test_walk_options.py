@@ -537,3 +537,140 @@ def test_awalk_options_need_threads_not_processes() -> None:
         pytest.raises(ValueError, match="executor must run its tasks in this process"),
     ):
         rwalk.awalk(".", max_depth=1, executor=pool)
+
+
+# -- awalk with options: what review found ----------------------------------------------
+
+
+def _events_sync(function: Any, top: str, edit: Any, **options: Any) -> list[Any]:
+    events: list[Any] = []
+    onerror = lambda error: events.append(("error", error.errno, error.filename))  # noqa: E731
+    for dirpath, dirs, _ in function(top, onerror=onerror, **options):
+        events.append(("dir", os.path.relpath(dirpath, top)))
+        edit(dirpath, dirs)
+    return events
+
+
+def _events_async(function: Any, top: str, edit: Any, **options: Any) -> list[Any]:
+    events: list[Any] = []
+    onerror = lambda error: events.append(("error", error.errno, error.filename))  # noqa: E731
+
+    async def run() -> None:
+        async for dirpath, dirs, _ in function(top, onerror=onerror, **options):
+            events.append(("dir", os.path.relpath(dirpath, top)))
+            edit(dirpath, dirs)
+
+    try:
+        asyncio.run(asyncio.wait_for(run(), 5))
+    except TimeoutError:
+        events.append("HUNG")
+    return events
+
+
+# A caller that names a directory twice (found in review: awalk with options hung).
+#
+#   t/
+#   ├── a/x/
+#   └── b/
+@pytest.mark.parametrize("entries", [False, True], ids=["names", "entries"])
+@pytest.mark.parametrize(
+    "options",
+    [{"sort": True}, {"max_depth": 5}, {"detect_loops": True}, {"one_filesystem": True}],
+    ids=["sort", "max_depth", "detect_loops", "one_filesystem"],
+)
+def test_a_name_the_caller_gives_twice_is_walked_twice_as_walk_does(
+    tmp_path: Path, entries: bool, options: dict[str, Any]
+) -> None:
+    top = str(tmp_path / "t")
+    for directory in ("a/x", "b"):
+        os.makedirs(os.path.join(top, directory))
+
+    def edit(dirpath: str, dirs: list[Any]) -> None:
+        if dirpath == top:
+            dirs.sort(key=lambda item: getattr(item, "name", item))
+            dirs.append(dirs[0])  # "a" again: os.walk and rwalk.walk enter it twice
+
+    sync_function = rwalk.walk_entries if entries else rwalk.walk
+    async_function = rwalk.awalk_entries if entries else rwalk.awalk
+    expected = _events_sync(sync_function, top, edit, **options)
+    assert expected == [("dir", d) for d in (".", "a", "a/x", "b", "a", "a/x")]
+    assert _events_async(async_function, top, edit, **options) == expected
+
+
+def test_an_absolute_path_equal_to_a_child_is_walked_as_walk_does(tmp_path: Path) -> None:
+    top = str(tmp_path / "t")
+    os.makedirs(os.path.join(top, "a"))
+
+    def edit(dirpath: str, dirs: list[Any]) -> None:
+        if dirpath == top:
+            dirs.append(os.path.join(top, "a"))  # joins to the same path as "a"
+
+    expected = _events_sync(rwalk.walk, top, edit, sort=True)
+    assert _events_async(rwalk.awalk, top, edit, sort=True) == expected
+
+
+# Listing ahead never opens what one_filesystem / detect_loops will not enter (found in
+# review: speculative jobs listed the other device, and ran around cycles).
+#
+#   t/
+#   ├── local/inside/
+#   └── mounted/inside/deep/     ("mounted" reports another st_dev)
+@pytest.mark.parametrize("topdown", [True, False], ids=["top-down", "bottom-up"])
+def test_one_filesystem_lists_nothing_on_another_device(tmp_path: Path, topdown: bool) -> None:
+    top = str(tmp_path / "t")
+    for directory in ("local/inside", "mounted/inside/deep"):
+        os.makedirs(os.path.join(top, directory))
+    real_stat, real_scandir = os.stat, os.scandir
+    listed: list[str] = []
+
+    def stat(path: Any, *args: Any, **keywords: Any) -> os.stat_result:
+        result = real_stat(path, *args, **keywords)
+        if os.fspath(path).rstrip("/").endswith("/mounted"):
+            fields = list(result)
+            fields[2] = result.st_dev + 1
+            return os.stat_result(fields)
+        return result
+
+    def scandir(path: Any) -> Any:
+        listed.append(os.path.relpath(os.fspath(path), top))
+        return real_scandir(path)
+
+    async def run() -> None:
+        async for _ in rwalk.awalk(top, topdown, one_filesystem=True):
+            pass
+
+    with mock.patch.object(os, "stat", stat), mock.patch.object(os, "scandir", scandir):
+        list(rwalk.walk(top, topdown, one_filesystem=True))
+        by_walk = sorted(listed)
+        listed.clear()
+        asyncio.run(run())
+    assert by_walk == [".", "local", "local/inside"]
+    # as find -xdev: nothing on the other device is opened (autofs, a hung NFS, /proc)
+    assert sorted(set(listed)) == by_walk
+
+
+@pytest.mark.parametrize("topdown", [True, False], ids=["top-down", "bottom-up"])
+def test_detect_loops_lists_no_directory_through_a_cycle(tmp_path: Path, topdown: bool) -> None:
+    #   t/d/up1 -> ..   t/d/up2 -> ..      (rwalk.walk: 2 listings; awalk: 156)
+    top = str(tmp_path / "t")
+    os.makedirs(os.path.join(top, "d"))
+    os.symlink("..", os.path.join(top, "d", "up1"))
+    os.symlink("..", os.path.join(top, "d", "up2"))
+    real_scandir = os.scandir
+    listed: list[str] = []
+
+    def scandir(path: Any) -> Any:
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    async def run() -> None:
+        async for _ in rwalk.awalk(top, topdown, followlinks=True, detect_loops=True):
+            pass
+
+    with mock.patch.object(os, "scandir", scandir):
+        list(rwalk.walk(top, topdown, followlinks=True, detect_loops=True))
+        by_walk = len(listed)
+        listed.clear()
+        asyncio.run(run())
+    assert by_walk == 2
+    assert len(listed) == by_walk

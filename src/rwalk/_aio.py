@@ -190,7 +190,7 @@ class _CheckHandoff(Generic[AnyStr]):
     def run(self) -> None:
         """On a checker thread, or a scan job: whichever comes first runs the check."""
         with self._guard:
-            if self._taken:
+            if self._taken or self._scheduler._closed:
                 return
             self._taken = True
         answer = _run_check(self._check, self._arguments)
@@ -324,6 +324,8 @@ class _Scheduler(Generic[AnyStr]):
         # A walk with options lists each directory as rwalk.walk's walk with options
         # does (entries kept, sorted, no enter paths below max_depth).
         self._options = options
+        # The device of top, once read (one_filesystem).
+        self.top_device: int | None = None
         self._concurrency = concurrency
         self._read_ahead = read_ahead
         # Below a share of the read-ahead worth a job, the walk waits for more room
@@ -526,13 +528,6 @@ class _Scheduler(Generic[AnyStr]):
         node.children = None
         return list(children.values()) if children else []
 
-    def drop(self, nodes: list[_Directory[AnyStr]]) -> None:
-        """Discard nodes the walk will not enter (a bottom-up walk with options)."""
-        if nodes:
-            with self._lock:
-                for node in nodes:
-                    self._discard(node)
-
     def close(self) -> None:
         """Stop for good: no job takes another directory, queued jobs are cancelled.
 
@@ -544,6 +539,7 @@ class _Scheduler(Generic[AnyStr]):
                 return
             self._closed = True
             self._frontier.clear()
+            self._pending_check = None
             futures = list(self._futures)
             self._futures.clear()
         # rwalk's own threads run a closed walk's queued jobs as no-ops.
@@ -625,12 +621,51 @@ class _Scheduler(Generic[AnyStr]):
                     children = {
                         path: _Directory(path, node, index) for index, path in enumerate(result[2])
                     }
+                    if options is not None and options.needs_device_and_inode:
+                        children = self._worth_listing(children, node, options)
                 slow = now - scan_started >= _SLOW_DIRECTORY_SECONDS
         except BaseException as error:  # scans catch what they raise: this is a bug
             if not ended:
                 with lock:
                     self._jobs -= 1
             self._fail_from_thread(_ExecutorFailure(f"rwalk.awalk: a scan job failed: {error!r}"))
+
+    def _worth_listing(
+        self,
+        children: dict[AnyStr, _Directory[AnyStr]],
+        parent: _Directory[AnyStr],
+        options: WalkOptions,
+    ) -> dict[AnyStr, _Directory[AnyStr]]:
+        """On a worker: the children a walk with options could enter, to list ahead.
+
+        ``one_filesystem`` and ``detect_loops`` promise not to enter a directory on
+        another device, or one already on the path from top: listing it even
+        speculatively could trigger an automount, hang on a dead network mount, or run
+        around a cycle until ``read_ahead`` is spent.  The walk's own choice after the
+        yield stays the authority (a directory skipped here is listed when the walk
+        enters it).
+        """
+        ancestors = set()
+        current: _Directory[AnyStr] | None = parent
+        while current is not None:
+            if current.identity is not None:
+                ancestors.add(current.identity)
+            current = current.parent
+        kept = {}
+        for path, child in children.items():
+            identity = directory_id(path)
+            if identity is not None:
+                if (
+                    options.one_filesystem
+                    and self.top_device is not None
+                    and identity[0] != self.top_device
+                ):
+                    continue
+                if options.detect_loops and identity in ancestors:
+                    continue
+            child.identity = identity
+            kept[path] = child
+        return kept
 
     def _claim(
         self, own: list[_Directory[AnyStr]], started: float, now: float, scanned: int
@@ -1397,7 +1432,9 @@ async def _identify_root(
         return None
     identity = await _call_on(scheduler._loop, scheduler._executor, directory_id, root.path)
     root.identity = identity
-    return identity[0] if identity is not None else None
+    top_device = identity[0] if identity is not None else None
+    scheduler.top_device = top_device
+    return top_device
 
 
 def _choose_after_yield(
@@ -1418,15 +1455,17 @@ def _choose_after_yield(
 
 def _in_order(
     choices: list[tuple[AnyStr, DirectoryId | None] | OSError],
-    nodes: dict[AnyStr, _Directory[AnyStr]],
+    nodes: list[_Directory[AnyStr]],
 ) -> list[_Directory[AnyStr] | OSError]:
-    """The chosen nodes (given their ids) and the errors, in the order of ``choices``."""
+    """The errors of ``choices`` and its chosen paths' nodes (``nodes``, one per chosen
+    path, in order: a path the caller gave twice has two), given their ids."""
+    chosen = iter(nodes)
     items: list[_Directory[AnyStr] | OSError] = []
     for choice in choices:
         if isinstance(choice, OSError):
             items.append(choice)
             continue
-        node = nodes[choice[0]]
+        node = next(chosen)
         node.identity = choice[1]
         items.append(node)
     return items
@@ -1512,25 +1551,22 @@ async def _walk_with_options(
                     if inline
                     else await scheduler.after_yield(choose, path, list(directories))
                 )
-                chosen = [choice[0] for choice in choices if not isinstance(choice, OSError)]
-                children = scheduler.adopt(node, chosen)
-            else:
+            elif options.needs_device_and_inode:
                 # Entered as the scan's cached types say (as os.walk decides bottom-up).
-                children = scheduler.children_of(node)
-                if options.needs_device_and_inode:
-                    choices = await scheduler.after_yield(
-                        choose_directories,
-                        enter_paths,
-                        ancestors,
-                        top_device,
-                        options.detect_loops,
-                        options.one_filesystem,
-                    )
-                    entered = {choice[0] for choice in choices if not isinstance(choice, OSError)}
-                    scheduler.drop([child for child in children if child.path not in entered])
-                else:
-                    choices = [(child.path, None) for child in children]
-            items = _in_order(choices, {child.path: child for child in children})
+                choices = await scheduler.after_yield(
+                    choose_directories,
+                    enter_paths,
+                    ancestors,
+                    top_device,
+                    options.detect_loops,
+                    options.one_filesystem,
+                )
+            else:
+                choices = [(enter_path, None) for enter_path in enter_paths]
+            # One node per chosen path, in order: speculative ones reused, the others
+            # discarded, fresh ones for paths no job listed (or the caller repeated).
+            chosen = [choice[0] for choice in choices if not isinstance(choice, OSError)]
+            items = _in_order(choices, scheduler.adopt(node, chosen))
             items.reverse()
             pending += items
     finally:
