@@ -991,3 +991,17 @@ def test_a_caller_reordering_dirnames_reorders_the_shared_frontier() -> None:
         assert order == ["top/c", "top/b", "top/a/x", "top/a/y"]
     finally:
         loop.close()
+
+
+def test_rwalks_threads_run_work_that_comes_after_they_were_stopped() -> None:
+    # At exit the pool is stopped; an exit handler registered earlier may still walk.
+    # Its work must start a new thread, not wait for the stopped ones for ever.
+    threads = _aio._ScanThreads(1)  # its one thread is started, then stopped
+    first = threading.Event()
+    threads.run(first.set)
+    assert first.wait(10)
+    threads.stop(10)
+    after = threading.Event()
+    threads.run(after.set)
+    assert after.wait(10)
+    threads.stop(10)

@@ -1030,6 +1030,9 @@ class _ScanThreads:
             with lock:
                 self._idle -= 1
                 if task is None:
+                    # Gone from the pool: work that comes after a stop (an exit handler
+                    # that walks) starts a new thread instead of waiting for this one.
+                    self._threads.remove(threading.current_thread())
                     return
                 self._queued -= 1
             try:
