@@ -9,6 +9,10 @@ Three measurements, each printed as a markdown table:
     a tree of ``LATENCY_FANOUT ** 0 + ... + LATENCY_FANOUT ** LATENCY_DEPTH`` = 1,885
     directories, with ``LATENCY_SECONDS`` (1 ms) slept before every ``os.scandir``, for
     every walker alike (an NFS-like round trip); ratio ``os.walk`` / walker.
+``reference``
+    a row in both tables that is not a walk: ``POOL_THREADS`` threads list the tree in
+    no order, with no event loop and no link checks; what Python threads reach on this
+    machine at that moment, so that a run in which thread hand-offs are slow shows it.
 ``heartbeat``
     while awalk walks each tree, a task that sleeps 1 ms at a time records the longest
     gap between its wake-ups: how long the event loop was kept from other work.
@@ -31,6 +35,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,12 +73,67 @@ def count_async(**options: Any) -> Counter:
     return lambda top: asyncio.run(walk(top))
 
 
+def count_with_thread_pool(threads: int) -> Counter:
+    """Not a walk: ``threads`` threads list the tree in no particular order.
+
+    The ceiling that Python threads reach on this machine at this moment, for the
+    latency tree above all (no ordering, no event loop, no link checks): a reference
+    row, so that a run in which thread hand-offs are slow shows it.
+    """
+
+    def count(top: str) -> int:
+        pending = [top]
+        condition = threading.Condition()
+        busy = 0
+        total = 0
+
+        def work() -> None:
+            nonlocal busy, total
+            while True:
+                with condition:
+                    while not pending and busy:
+                        condition.wait()
+                    if not pending:
+                        condition.notify_all()
+                        return
+                    path = pending.pop()
+                    busy += 1
+                entries = 0
+                below = []
+                try:
+                    with os.scandir(path) as listing:
+                        for entry in listing:
+                            entries += 1
+                            if entry.is_dir() and not entry.is_symlink():
+                                below.append(entry.path)
+                except OSError:
+                    pass  # as os.walk without onerror: the count then disagrees
+                with condition:
+                    busy -= 1
+                    total += entries
+                    pending.extend(below)
+                    condition.notify_all()
+
+        workers = [threading.Thread(target=work) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return total
+
+    return count
+
+
+# awalk's default concurrency: as many threads as it lists with.
+POOL_THREADS = 16
+
 WALKERS: dict[str, Counter] = {
     "os.walk": count_sync(os.walk),
     "rwalk.walk": count_sync(rwalk.walk),
     "rwalk.awalk": count_async(),
     "os.walk bottom-up": count_sync(os.walk, topdown=False),
     "rwalk.awalk bottom-up": count_async(topdown=False),
+    f"reference: {POOL_THREADS} threads, no order": count_with_thread_pool(POOL_THREADS),
 }
 REFERENCE = {name: "os.walk bottom-up" if "bottom-up" in name else "os.walk" for name in WALKERS}
 
