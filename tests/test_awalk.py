@@ -905,11 +905,7 @@ def test_cancelling_a_walk_with_options_while_a_step_runs_is_clean(tmp_path: Pat
         return real_scandir(path)
 
     async def main() -> None:
-        async def consume() -> None:
-            async for _ in rwalk.awalk(tmp_path, max_depth=5):
-                pass
-
-        task = asyncio.create_task(consume())
+        task = asyncio.create_task(_drain(rwalk.awalk(tmp_path, max_depth=5)))
         while not entered.is_set():
             await asyncio.sleep(0.001)
         task.cancel()

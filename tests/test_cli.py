@@ -50,7 +50,6 @@ from rwalk._tree import (
     PlainRun,
     ScanLister,
     Tally,
-    WalkTupleLister,
     tree_events,
 )
 
@@ -421,31 +420,6 @@ def test_sizes_in_bytes_and_human(sized: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 # ---------------------------------------------------------------- async wiring
-
-
-def test_walk_tuple_lister_gives_the_same_events_as_the_scan(project: Path) -> None:
-    """The --async wiring (tuples of a top-down walk) against the default scan."""
-    scan_lister = ScanLister()
-    for options in (
-        ListingOptions(show_hidden=True),
-        ListingOptions(max_depth=1),
-        ListingOptions(follow_links=True, dirs_first=True),
-        ListingOptions(exclude=lambda name: name == b"src"),
-    ):
-        scan_tally, walk_tally = Tally(), Tally()
-        by_scan = list(tree_events([b"project"], lambda _: scan_lister, options, scan_tally))
-
-        def walk_lister(root: bytes, follow: bool = options.follow_links) -> WalkTupleLister:
-            lister = WalkTupleLister()
-            lister.attach(rwalk.walk(root, True, lister.record_error, follow))
-            return lister
-
-        by_walk = list(tree_events([b"project"], walk_lister, options, walk_tally))
-        assert by_walk == by_scan
-        assert (walk_tally.directories, walk_tally.files) == (
-            scan_tally.directories,
-            scan_tally.files,
-        )
 
 
 def test_drive_async_iterator_yields_every_item_and_closes_the_iterator() -> None:

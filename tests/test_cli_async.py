@@ -8,6 +8,7 @@ Python 3.10/3.11.  One run in six of ``rwalk --async -l -L 3`` hung that way.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,25 +16,26 @@ from pathlib import Path
 import pytest
 
 from rwalk import _aio
-from rwalk._tree import ListingOptions, Tally, WalkTuple, WalkTupleLister, tree_events
+from rwalk._tree import ListingOptions, Tally, WalkEntriesLister, WalkEntryTuple, tree_events
 
 
 def test_the_walk_behind_a_listing_is_closed_when_the_listing_ends(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     closed = []
 
-    def walk() -> Iterator[WalkTuple]:
+    def walk() -> Iterator[WalkEntryTuple]:
         try:
             top = bytes(tmp_path)
-            dirnames = [b"a"]
-            yield top, dirnames, []
-            if dirnames:
+            with os.scandir(top) as listing:
+                directory_entries = list(listing)  # a/
+            yield top, directory_entries, []
+            if directory_entries:
                 yield top + b"/a", [], []
             yield b"/never/asked/for", [], []  # more than the listing reads
         finally:
             closed.append(True)
 
-    lister = WalkTupleLister()
+    lister = WalkEntriesLister(ListingOptions())
     lister.attach(walk())
     events = list(tree_events([bytes(tmp_path)], lambda root: lister, ListingOptions(), Tally()))
     assert events  # the listing ran

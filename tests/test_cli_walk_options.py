@@ -304,7 +304,7 @@ def test_x_with_a_faked_device_is_the_same_for_the_walk_and_the_scan(
 def test_a_directory_the_walk_skips_without_a_word_is_not_found_without_x(
     tmp_path: Path,
 ) -> None:
-    """Replaced by a link after its parent was listed (bpo-23605): as WalkTupleLister."""
+    """Replaced by a link after its parent was listed (bpo-23605): not found."""
     (tmp_path / "d").mkdir()
 
     def walk() -> Iterator[Any]:

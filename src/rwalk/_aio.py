@@ -1208,9 +1208,7 @@ def awalk(
     yield): the same tuples and errors, scheduled as above.
     """
     root: AnyStr = check_walk_arguments(top, onerror)
-    _check_executor(executor)
-    _check_count("concurrency", concurrency, 1)
-    _check_count("read_ahead", read_ahead, 0)
+    _check_scheduling(executor, concurrency, read_ahead)
     options = make_options(
         max_depth=max_depth, detect_loops=detect_loops, one_filesystem=one_filesystem, sort=sort
     )
@@ -1260,9 +1258,7 @@ def awalk_entries(
     ``directory_entries``.
     """
     root: AnyStr = check_walk_arguments(top, onerror)
-    _check_executor(executor)
-    _check_count("concurrency", concurrency, 1)
-    _check_count("read_ahead", read_ahead, 0)
+    _check_scheduling(executor, concurrency, read_ahead)
     options = make_options(
         max_depth=max_depth,
         detect_loops=detect_loops,
@@ -1281,6 +1277,13 @@ def awalk_entries(
         read_ahead=read_ahead,
         options=options,
     )
+
+
+def _check_scheduling(executor: object, concurrency: int, read_ahead: int) -> None:
+    """The call-time checks of awalk's own arguments (see check_walk_arguments)."""
+    _check_executor(executor)
+    _check_count("concurrency", concurrency, 1)
+    _check_count("read_ahead", read_ahead, 0)
 
 
 def _check_executor(executor: object) -> None:
@@ -1456,16 +1459,14 @@ class _Leave:
 
 async def _identify_root(
     scheduler: _Scheduler[AnyStr], root: _Directory[AnyStr], options: WalkOptions
-) -> int | None:
+) -> None:
     """Give ``root`` its id (read when the walk starts, as rwalk.walk reads it), on a
-    worker; the device of ``top`` for ``one_filesystem``."""
+    worker, and the scheduler the device of ``top`` (``one_filesystem``)."""
     if not options.needs_device_and_inode:
-        return None
+        return
     identity = await _call_on(scheduler._loop, scheduler._executor, directory_id, root.path)
     root.identity = identity
-    top_device = identity[0] if identity is not None else None
-    scheduler.top_device = top_device
-    return top_device
+    scheduler.top_device = identity[0] if identity is not None else None
 
 
 def _choose_after_yield(
@@ -1524,7 +1525,8 @@ async def _walk_with_options(
     )
     try:
         root = _Directory(top)
-        top_device = await _identify_root(scheduler, root, options)
+        await _identify_root(scheduler, root, options)
+        top_device = scheduler.top_device
         # The ids of the directories from top to the current one (detect_loops).
         ancestors: dict[DirectoryId, AnyStr] = {}
         pending: list[_Directory[AnyStr] | OSError | _Leave | tuple[AnyStr, list[Any], list[Any]]]

@@ -10,10 +10,9 @@ Where the listings come from is a :class:`Lister`: :class:`ScanLister` reads eac
 directory with :func:`rwalk._scan.scan_typed_entries` (the fast default);
 :class:`WalkEntriesLister` consumes the tuples of a top-down ``rwalk.walk_entries`` or
 ``rwalk.awalk_entries`` started with the listing's depth, loop and device options
-(:func:`walk_options`), which then decide what is entered; :class:`WalkTupleLister`
-does the same with the names of a plain ``rwalk.walk`` or ``rwalk.awalk``.  A walk's
-lister sets each tuple's directory list in place to the directories the listing enters,
-in print order, so that the walk runs in exactly the order the lines print.
+(:func:`walk_options`), which then decide what is entered.  It sets each tuple's
+directory list in place to the directories the listing enters, in print order, so that
+the walk runs in exactly the order the lines print.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import os
 import stat
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from ._render import ERROR_OPENING_DIR, RECURSIVE_NOT_FOLLOWED
 from ._scan import TypedEntry, scan_typed_entries
@@ -43,8 +42,6 @@ __all__ = (
     "Tally",
     "WalkEntriesLister",
     "WalkEntryTuple",
-    "WalkTuple",
-    "WalkTupleLister",
     "drive_async_iterator",
     "tree_events",
     "walk_options",
@@ -180,9 +177,7 @@ class ScanLister:
         pass
 
 
-WalkTuple = tuple[bytes, list[bytes], list[bytes]]
 WalkEntryTuple = tuple[bytes, list["os.DirEntry[bytes]"], list["os.DirEntry[bytes]"]]
-_Step = TypeVar("_Step", WalkTuple, WalkEntryTuple)
 
 
 def walk_options(options: ListingOptions) -> dict[str, Any]:
@@ -202,26 +197,34 @@ def walk_options(options: ListingOptions) -> dict[str, Any]:
     }
 
 
-class _WalkLister(Generic[_Step]):
-    """Listings taken from a top-down walk's tuples, in the order the listing asks.
+class WalkEntriesLister:
+    """Listings taken from a top-down ``rwalk.walk_entries`` or ``rwalk.awalk_entries``.
 
     The walk must have been started on the listing's root, top-down, with
-    :meth:`record_error` as its ``onerror`` and ``followlinks`` equal to the listing's
-    ``follow_links``.  After each listing, :meth:`will_enter` sets that tuple's
-    directory list in place to the directories the listing enters, in print order: the
-    walk then yields exactly the directories the listing asks for, in order.  A
-    directory the walk could not list arrives as an error instead of a tuple.
+    :meth:`record_error` as its ``onerror``, ``followlinks`` equal to the listing's
+    ``follow_links`` and the keyword options of :func:`walk_options`: then it decides
+    what ``-L``, ``-l`` and ``-x`` enter.  After each listing, :meth:`will_enter` sets
+    that tuple's directory entries in place to the directories the listing enters, in
+    print order: the walk then yields exactly the directories the listing asks for, in
+    order.  A directory the walk could not list arrives as an error instead of a tuple;
+    one it does not enter because it leads back to an ancestor arrives as its ``ELOOP``
+    error and is answered ``[recursive, not followed]``; one on another device is
+    skipped silently by the walk and answered as listed but not entered.  Types come
+    from the ``os.DirEntry`` objects (the directory read's ``d_type``), so no entry is
+    stat'ed.
     """
 
-    decides_entering = False
+    decides_entering = True
 
-    def __init__(self) -> None:
-        self._walk: Iterator[_Step] | None = None
+    def __init__(self, options: ListingOptions) -> None:
+        self._follow_links = options.follow_links
+        self._one_filesystem = options.one_filesystem
+        self._walk: Iterator[WalkEntryTuple] | None = None
         self._errors: list[OSError] = []
-        self._lookahead: _Step | None = None
-        self._current: _Step | None = None
+        self._lookahead: WalkEntryTuple | None = None
+        self._current: WalkEntryTuple | None = None
 
-    def attach(self, walk: Iterator[_Step]) -> None:
+    def attach(self, walk: Iterator[WalkEntryTuple]) -> None:
         """The walk to read tuples from (its ``onerror`` must be :meth:`record_error`)."""
         self._walk = walk
 
@@ -242,88 +245,25 @@ class _WalkLister(Generic[_Step]):
             self._lookahead = next(self._walk, None)
         error = self._pending_error_for(path)
         if error is not None:
-            return self._answer_for_error(error)
+            # With detect_loops, ELOOP is the walk's "not entered, same directory as an
+            # ancestor".  (Listing a directory whose link was just checked could fail
+            # with ELOOP only if the link chain changed in between; that, too, is a
+            # loop.)
+            if self._follow_links and error.errno == errno.ELOOP:
+                return NotEntered(RECURSIVE_NOT_FOLLOWED)
+            return error
         step = self._lookahead
         if step is None or step[0] != path:
-            # The walk skipped this directory without an error.  Keep the tuple read
-            # ahead for the directory the listing asks for next.
-            return self._answer_for_skipped(path)
+            # The walk skipped this directory without an error; the tuple read ahead
+            # is kept for the directory the listing asks for next.
+            if self._one_filesystem:
+                # one_filesystem skips a directory on another device without a word.
+                return NotEntered(b"")
+            # Replaced by a symbolic link (bpo-23605) or removed after its parent was
+            # listed.
+            return FileNotFoundError(2, "No such directory", os.fsdecode(path))
         self._lookahead = None
         self._current = step
-        return self._typed_entries(step)
-
-    def _answer_for_error(self, error: OSError) -> OSError | NotEntered:
-        return error
-
-    def _answer_for_skipped(self, path: bytes) -> OSError | NotEntered:
-        # Replaced by a symbolic link (bpo-23605) or removed after its parent was
-        # listed.
-        return FileNotFoundError(2, "No such directory", os.fsdecode(path))
-
-    def _typed_entries(self, step: _Step) -> list[TypedEntry[bytes]]:
-        raise NotImplementedError
-
-    def will_enter(self, path: bytes, names: list[bytes]) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """End the walk (and, for ``awalk``, its event loop and scans)."""
-        close = getattr(self._walk, "close", None)
-        if close is not None:
-            close()
-
-
-class WalkTupleLister(_WalkLister[WalkTuple]):
-    """Listings taken from the tuples of a plain top-down ``rwalk.walk`` or ``rwalk.awalk``.
-
-    The walk has no options: the listing decides what is entered.  Walk tuples carry
-    names only, so each entry is checked with ``os.lstat`` to tell symbolic links
-    apart: correct, but slower than :class:`ScanLister` and :class:`WalkEntriesLister`.
-    """
-
-    def _typed_entries(self, step: WalkTuple) -> list[TypedEntry[bytes]]:
-        path, dirnames, filenames = step
-        return _typed_entries(path, dirnames, filenames)
-
-    def will_enter(self, path: bytes, names: list[bytes]) -> None:
-        if self._current is not None:
-            self._current[1][:] = names
-            self._current = None
-
-
-class WalkEntriesLister(_WalkLister[WalkEntryTuple]):
-    """Listings taken from a top-down ``rwalk.walk_entries`` or ``rwalk.awalk_entries``.
-
-    The walk must also have been started with :func:`walk_options` of the listing's
-    options: then it decides what ``-L``, ``-l`` and ``-x`` enter.  A directory it
-    does not enter because it leads back to an ancestor arrives as its ``ELOOP`` error
-    and is answered ``[recursive, not followed]``; one on another device is skipped
-    silently by the walk and answered as listed but not entered.  Types come from the
-    ``os.DirEntry`` objects (the directory read's ``d_type``), so no entry is stat'ed.
-    """
-
-    decides_entering = True
-
-    def __init__(self, options: ListingOptions) -> None:
-        super().__init__()
-        self._follow_links = options.follow_links
-        self._one_filesystem = options.one_filesystem
-
-    def _answer_for_error(self, error: OSError) -> OSError | NotEntered:
-        # With detect_loops, ELOOP is the walk's "not entered, same directory as an
-        # ancestor".  (Listing a directory whose link was just checked could fail with
-        # ELOOP only if the link chain changed in between; that, too, is a loop.)
-        if self._follow_links and error.errno == errno.ELOOP:
-            return NotEntered(RECURSIVE_NOT_FOLLOWED)
-        return error
-
-    def _answer_for_skipped(self, path: bytes) -> OSError | NotEntered:
-        if self._one_filesystem:
-            # one_filesystem skips a directory on another device without a word.
-            return NotEntered(b"")
-        return super()._answer_for_skipped(path)
-
-    def _typed_entries(self, step: WalkEntryTuple) -> list[TypedEntry[bytes]]:
         _, directory_entries, file_entries = step
         return [(entry.name, True, entry_is_symlink(entry)) for entry in directory_entries] + [
             (entry.name, False, entry_is_symlink(entry)) for entry in file_entries
@@ -339,6 +279,12 @@ class WalkEntriesLister(_WalkLister[WalkEntryTuple]):
         else:
             directory_entries.clear()
         self._current = None
+
+    def close(self) -> None:
+        """End the walk (and, for ``awalk_entries``, its event loop and scans)."""
+        close = getattr(self._walk, "close", None)
+        if close is not None:
+            close()
 
 
 _Item = TypeVar("_Item")
@@ -370,20 +316,6 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
 
 async def _next_item(iterator: AsyncIterator[_Item]) -> _Item:
     return await iterator.__anext__()
-
-
-def _typed_entries(
-    path: bytes, dirnames: list[bytes], filenames: list[bytes]
-) -> list[TypedEntry[bytes]]:
-    entries: list[TypedEntry[bytes]] = []
-    for names, is_dir in ((dirnames, True), (filenames, False)):
-        for name in names:
-            try:
-                is_symlink = stat.S_ISLNK(os.lstat(os.path.join(path, name)).st_mode)
-            except OSError:
-                is_symlink = False
-            entries.append((name, is_dir, is_symlink))
-    return entries
 
 
 def _sort_entries(entries: list[TypedEntry[bytes]], path: bytes, options: ListingOptions) -> None:
