@@ -26,6 +26,7 @@ fixed time: where a test must wait for worker threads, it waits for a condition.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import os
@@ -199,21 +200,44 @@ def test_edits_have_no_effect_bottom_up(tree: Path) -> None:
     assert run_walk(rwalk.awalk(tree, topdown=False), edits) == expected
 
 
+@pytest.mark.parametrize("check", ["one lstat per name", "listing top again"])
 def test_a_directory_replaced_by_a_link_after_its_parent_was_yielded_is_not_entered(
-    tree: Path,
+    tree: Path, check: str
 ) -> None:
-    """bpo-23605: the link check happens after the yield, as in os.walk."""
+    """bpo-23605: the link check happens after the yield, as in os.walk.
+
+    Both ways of checking: top has 4 subdirectory names among 7 entries, so while
+    directories list at CPU speed (pinned here: jobs never measure a slow directory)
+    the check lists top again, and with the threshold out of reach it makes one
+    ``lstat`` per name.
+    """
+    listed = 0
+    real_scandir = os.scandir
+
+    def counting_scandir(path: Any) -> Any:
+        nonlocal listed
+        if os.fsdecode(path) == str(tree):
+            listed += 1
+        return real_scandir(path)
 
     def replace_b(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:
         if dirpath == str(tree):
             os.rename(tree / "b", tree / "b-moved")
             (tree / "b").symlink_to("a")
 
-    actual = run_walk(rwalk.awalk(tree), replace_b)
+    names = 3 if check == "listing top again" else 1_000_000
+    with (
+        mock.patch.object(_aio, "_LISTED_CHECK_NAMES", names),
+        mock.patch.object(_aio, "_SLOW_DIRECTORY_SECONDS", float("inf")),
+        mock.patch.object(_aio, "_EPOCH_SECONDS", float("inf")),
+        mock.patch("os.scandir", counting_scandir),
+    ):
+        actual = run_walk(rwalk.awalk(tree), replace_b)
     paths = [dirpath for dirpath, _, _ in actual]
     assert str(tree / "b") not in paths
     assert not any(path.startswith(str(tree / "b") + os.sep) for path in paths)
     assert str(tree / "a") in paths
+    assert listed == (2 if check == "listing top again" else 1)
 
 
 def test_missing_top_yields_nothing_and_reports_it() -> None:
@@ -500,7 +524,13 @@ def test_read_ahead_is_bounded_when_the_caller_never_resumes(
     with mock.patch("os.scandir", recording_scandir):
         records = asyncio.run(main())
     assert len(records) == total == 421
-    assert len(scanned) == total
+    # Every directory is listed by the scans once.  The post-yield link check may list
+    # a directory with subdirectories once more (subdirectories_to_enter_listed, while
+    # directories list at CPU speed); nothing else is listed twice.
+    listed = collections.Counter(scanned)
+    assert set(listed) == {os.fsdecode(record[0]) for record in records}
+    for dirpath, dirnames, _ in records:
+        assert listed[os.fsdecode(dirpath)] <= (2 if dirnames else 1)
 
 
 # ---------------------------------------------------------------- closing and cancelling
@@ -1001,6 +1031,42 @@ def test_rwalks_threads_run_work_that_comes_after_they_were_stopped() -> None:
     after = threading.Event()
     threads.run(after.set)
     assert after.wait(10)
+    threads.stop(10)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_rwalks_scan_threads_ask_for_batch_scheduling_and_nothing_else_does(tree: Path) -> None:
+    policy = os.sched_getscheduler(0)
+    assert len(run_walk(rwalk.awalk(tree))) == len(sync_walk(rwalk.walk(tree)))
+    threads = _aio._shared_threads
+    assert threads is not None
+    with threads._lock:
+        scanners = list(threads._threads)
+    assert scanners
+    for thread in scanners:
+        assert thread.native_id is not None
+        assert os.sched_getscheduler(thread.native_id) == os.SCHED_BATCH
+    # The caller's thread (the loop's) keeps its policy, and the link checkers (started
+    # from it) have the same.
+    assert os.sched_getscheduler(0) == policy != os.SCHED_BATCH
+    checkers = _aio._shared_checkers
+    for thread in checkers._threads if checkers is not None else []:
+        assert thread.native_id is not None
+        assert os.sched_getscheduler(thread.native_id) == policy
+
+
+def test_scan_threads_work_where_batch_scheduling_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*arguments: object) -> None:
+        raise PermissionError(errno.EPERM, "not here")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    monkeypatch.setattr(os, "SCHED_BATCH", 3, raising=False)
+    threads = _aio._ScanThreads(1, "rwalk-test", batch=True)
+    ran = threading.Event()
+    threads.run(ran.set)
+    assert ran.wait(10)
     threads.stop(10)
 
 

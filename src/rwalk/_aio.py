@@ -55,6 +55,7 @@ from ._scan import (
     directory_id,
     scan_directory,
     subdirectories_to_enter,
+    subdirectories_to_enter_listed,
 )
 from ._walk import (
     EntryTuple,
@@ -114,6 +115,13 @@ _CPU_BOUND_RATIO = 2.0
 _TURN_SECONDS = 0.002
 # How long the loop thread waits in place for a link check before awaiting it.
 _CHECK_WAIT_SECONDS = 0.0002
+# The post-yield link check lists the directory again instead of one lstat per name
+# (subdirectories_to_enter_listed) while directories list at CPU speed, for at least
+# this many names making up at least 1/_LISTED_CHECK_ENTRIES_PER_NAME of its entries:
+# on the warm 111k-entry tree (10 of 19 entries are subdirectories) a check took 58 us
+# with lstats, of which 39 us were the ten lstats.
+_LISTED_CHECK_NAMES = 3
+_LISTED_CHECK_ENTRIES_PER_NAME = 8
 # How long the loop thread waits in place for a listing while jobs share the frontier,
 # before awaiting it through the event loop.  Measured on the latency tree (interleaved
 # with os.walk rounds): 0.5 ms 163-173 ms, 1 ms 197-213 ms, no in-place wait 205-239 ms.
@@ -450,16 +458,30 @@ class _Scheduler(Generic[AnyStr]):
                 self._awaited = None
                 self._turn_taken = time.perf_counter()
 
-    async def subdirectories_to_enter(self, top: AnyStr, dirnames: list[AnyStr]) -> list[AnyStr]:
-        """Run the post-yield link check on a worker, as ``os.walk`` runs it after a yield."""
+    async def subdirectories_to_enter(
+        self, top: AnyStr, dirnames: list[AnyStr], entries: int
+    ) -> list[AnyStr]:
+        """Run the post-yield link check on a worker, as ``os.walk`` runs it after a yield.
+
+        ``entries``: how many entries ``top`` had when it was scanned.
+        """
         if self._followlinks:
             # Only joins names: no file-system call, no need for a thread.
             return subdirectories_to_enter(top, dirnames, True)
         # A copy: the names as they are now, after the caller's edits (as os.walk
         # reads them), whatever the caller does with its list later.
-        paths: list[AnyStr] = await self.after_yield(
-            subdirectories_to_enter, top, list(dirnames), False
-        )
+        names = list(dirnames)
+        count = len(names)
+        if (
+            self._wait_ratio < _CPU_BOUND_RATIO
+            and count >= _LISTED_CHECK_NAMES
+            and entries <= _LISTED_CHECK_ENTRIES_PER_NAME * count
+        ):
+            # Directories list at CPU speed: listing top again costs less than one
+            # lstat per name, with the same answers (see subdirectories_to_enter_listed).
+            paths: list[AnyStr] = await self.after_yield(subdirectories_to_enter_listed, top, names)
+        else:
+            paths = await self.after_yield(subdirectories_to_enter, top, names, False)
         return paths
 
     async def after_yield(self, check: Callable[..., Any], *arguments: Any) -> Any:
@@ -1016,11 +1038,20 @@ class _ScanThreads:
     Threads start when work finds none idle, are daemons (a scan hung on a dead
     network mount cannot block exit), and are told to stop at exit; each gets a
     moment to finish the scan it is in, so directories are closed cleanly.
+
+    With ``batch``, each thread asks the kernel for ``SCHED_BATCH`` (Linux; elsewhere,
+    or if refused, nothing changes): a scan thread whose listing returns then does not
+    preempt the thread running on that CPU, which is often the one holding the GIL
+    (the walk's loop, a link check, another scan), only to wait for it.  Same share of
+    CPU time, no change of priority.  Measured on the 1 ms-per-directory tree
+    (interleaved rounds): medians 230 -> 185 ms top-down, 178 -> 154 ms bottom-up,
+    slowest round 313 -> 218 ms.
     """
 
-    def __init__(self, size: int, name: str = "rwalk-scan") -> None:
+    def __init__(self, size: int, name: str = "rwalk-scan", *, batch: bool = False) -> None:
         self._size = size
         self._name = name
+        self._batch = batch
         self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -1051,6 +1082,8 @@ class _ScanThreads:
             thread.start()
 
     def _serve(self) -> None:
+        if self._batch:
+            _schedule_as_batch()
         get = self._tasks.get
         lock = self._lock
         while True:
@@ -1083,6 +1116,18 @@ class _ScanThreads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+def _schedule_as_batch() -> None:
+    """Ask for ``SCHED_BATCH`` for the calling thread, where there is such a thing."""
+    policy = getattr(os, "SCHED_BATCH", None)
+    set_scheduler = getattr(os, "sched_setscheduler", None)
+    if policy is None or set_scheduler is None:
+        return
+    # On Linux, pid 0 is the calling thread.  Refused (a seccomp filter, a container
+    # without the call): the thread keeps the policy it has.
+    with contextlib.suppress(OSError):
+        set_scheduler(0, policy, os.sched_param(0))
+
+
 _shared_threads: _ScanThreads | None = None
 _shared_threads_lock = threading.Lock()
 # At exit, running scans get this long in all to finish and close their directories.
@@ -1096,7 +1141,7 @@ def _default_executor() -> _ScanThreads:
     if threads is None:
         with _shared_threads_lock:
             if _shared_threads is None:
-                _shared_threads = _ScanThreads(DEFAULT_THREADS)
+                _shared_threads = _ScanThreads(DEFAULT_THREADS, batch=True)
                 atexit.register(_shared_threads.stop, _EXIT_GRACE_SECONDS)
             threads = _shared_threads
     return threads
@@ -1389,10 +1434,11 @@ async def _walk_top_down(
                 continue
             dirnames, filenames, _ = result
             path = node.path
+            entries = len(dirnames) + len(filenames)
             yield path, dirnames, filenames
             # The caller has had its chance to prune or reorder dirnames.
             if dirnames:
-                paths = await scheduler.subdirectories_to_enter(path, dirnames)
+                paths = await scheduler.subdirectories_to_enter(path, dirnames, entries)
                 children = scheduler.adopt(node, paths)
                 children.reverse()
                 pending += children
