@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=11, help="timed rounds, warm tree")
     parser.add_argument(
-        "--latency-rounds", type=int, default=3, help="timed rounds, slow tree (os.walk ~2.2 s)"
+        "--latency-rounds", type=int, default=5, help="timed rounds, slow tree (os.walk ~2.2 s)"
     )
     parser.add_argument("--cache", type=Path, default=None, help="where trees are built")
     args = parser.parse_args(argv)

@@ -117,11 +117,12 @@ _TURN_SECONDS = 0.002
 _CHECK_WAIT_SECONDS = 0.0002
 # The post-yield link check lists the directory again instead of one lstat per name
 # (subdirectories_to_enter_listed) while directories list at CPU speed, for at least
-# this many names making up at least 1/_LISTED_CHECK_ENTRIES_PER_NAME of its entries:
-# on the warm 111k-entry tree (10 of 19 entries are subdirectories) a check took 58 us
-# with lstats, of which 39 us were the ten lstats.
-_LISTED_CHECK_NAMES = 3
-_LISTED_CHECK_ENTRIES_PER_NAME = 8
+# this many names making up at least 1/_LISTED_CHECK_ENTRIES_PER_NAME of its entries.
+# Measured (one thread, warm): 10 names of 19 entries 23.5 -> 19.5 us, 20 of 40
+# 56 -> 34 us; 5 of 20 15 -> 21 us and 10 of 60 27 -> 37 us (so not those).  On the
+# warm 111k-entry tree's checking thread the ten lstats took 39 us of a 58 us check.
+_LISTED_CHECK_NAMES = 4
+_LISTED_CHECK_ENTRIES_PER_NAME = 3
 # How long the loop thread waits in place for a listing while jobs share the frontier,
 # before awaiting it through the event loop.  Measured on the latency tree (interleaved
 # with os.walk rounds): 0.5 ms 163-173 ms, 1 ms 197-213 ms, no in-place wait 205-239 ms.
