@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import tempfile
@@ -70,7 +71,28 @@ def test_subdirectories_to_enter_checks_for_links_now(tmp_path: Path) -> None:
 KINDS = ("directory", "file", "link to directory", "link to file", "broken link")
 ENTRY_NAMES = st.sampled_from(["a", "b", "c", "d", "e", "é", "f\udcff"])
 # Names a caller may put in dirnames besides the directory's own: absent ones, paths.
-OTHER_NAMES = st.sampled_from(["missing", "a/b", "..", ".", "", "/abs"])
+OTHER_NAMES = st.sampled_from(["missing", "a/b", "..", ".", "", "/abs", "a\0b"])
+
+
+class Name(str):
+    """A str subclass: never looked up in the listing, checked by islink."""
+
+
+@dataclasses.dataclass
+class RelativePath:
+    """An unhashable os.PathLike name (os.walk joins it, and checks it with islink)."""
+
+    name: str
+
+    def __fspath__(self) -> str:
+        return self.name
+
+
+def as_caller_name(name: str, kind: int, as_bytes: bool) -> Any:
+    """``name`` as the caller put it in dirnames: plain, a str subclass, or a PathLike."""
+    if as_bytes:
+        return os.fsencode(name)
+    return (name, Name(name), RelativePath(name))[kind]
 
 
 def make_entry(top: str, name: str, kind: str) -> None:
@@ -86,19 +108,23 @@ def make_entry(top: str, name: str, kind: str) -> None:
 
 @given(
     entries=st.dictionaries(ENTRY_NAMES, st.sampled_from(KINDS), max_size=7),
-    picks=st.lists(st.one_of(ENTRY_NAMES, OTHER_NAMES), max_size=9),
+    picks=st.lists(
+        st.tuples(st.one_of(ENTRY_NAMES, OTHER_NAMES), st.sampled_from([0, 0, 0, 1, 2])),
+        max_size=9,
+    ),
     as_bytes=st.booleans(),
 )
 def test_the_check_by_listing_answers_as_one_islink_per_name(
-    entries: dict[str, str], picks: list[str], as_bytes: bool
+    entries: dict[str, str], picks: list[tuple[str, int]], as_bytes: bool
 ) -> None:
     # Any directory, any dirnames a caller can leave (pruned, reordered, repeated,
-    # names added that are files, links, absent or paths): the same paths.
+    # names added that are files, links, absent, paths, str subclasses, unhashable
+    # path-like objects): the same paths.
     with tempfile.TemporaryDirectory() as temporary:
         for name, kind in entries.items():
             make_entry(temporary, name, kind)
         top: Any = os.fsencode(temporary) if as_bytes else temporary
-        dirnames: list[Any] = [os.fsencode(name) if as_bytes else name for name in picks]
+        dirnames = [as_caller_name(name, kind, as_bytes) for name, kind in picks]
         expected = subdirectories_to_enter(top, list(dirnames), False)
         assert subdirectories_to_enter_listed(top, dirnames) == expected
 
@@ -162,3 +188,11 @@ def test_the_check_by_listing_raises_for_bad_names_as_islink_per_name(tmp_path: 
     with pytest.raises(TypeError) as listed:
         subdirectories_to_enter_listed(top, bad)
     assert str(listed.value) == str(per_name.value)
+
+
+@pytest.mark.parametrize("top", ["bad\0top", "\ud800", b"bad\0top"])
+def test_the_check_by_listing_answers_for_a_top_it_cannot_list(top: Any) -> None:
+    # os.scandir refuses these with ValueError (islink says "not a link" to each).
+    names = ["a", "b"] if isinstance(top, str) else [b"a", b"b"]
+    expected = subdirectories_to_enter(top, list(names), False)
+    assert subdirectories_to_enter_listed(top, names) == expected

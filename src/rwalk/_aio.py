@@ -118,11 +118,12 @@ _CHECK_WAIT_SECONDS = 0.0002
 # The post-yield link check lists the directory again instead of one lstat per name
 # (subdirectories_to_enter_listed) while directories list at CPU speed, for at least
 # this many names making up at least 1/_LISTED_CHECK_ENTRIES_PER_NAME of its entries.
-# Measured (one thread, warm): 10 names of 19 entries 23.5 -> 19.5 us, 20 of 40
-# 56 -> 34 us; 5 of 20 15 -> 21 us and 10 of 60 27 -> 37 us (so not those).  On the
-# warm 111k-entry tree's checking thread the ten lstats took 39 us of a 58 us check.
+# Measured (one thread, warm, us with lstats -> by listing): 10 names of 19 entries
+# 23.5 -> 19.5, 20 of 40 56 -> 34, 5 of 10 11.3 -> 11.7 (even); 10 of 40 even; 5 of 20
+# 15 -> 21 and 10 of 60 27 -> 37 (slower).  On the warm 111k-entry tree's checking
+# thread the ten lstats took 39 us of a 58 us check.
 _LISTED_CHECK_NAMES = 4
-_LISTED_CHECK_ENTRIES_PER_NAME = 3
+_LISTED_CHECK_ENTRIES_PER_NAME = 2
 # How long the loop thread waits in place for a listing while jobs share the frontier,
 # before awaiting it through the event loop.  Measured on the latency tree (interleaved
 # with os.walk rounds): 0.5 ms 163-173 ms, 1 ms 197-213 ms, no in-place wait 205-239 ms.
@@ -1040,11 +1041,12 @@ class _ScanThreads:
     network mount cannot block exit), and are told to stop at exit; each gets a
     moment to finish the scan it is in, so directories are closed cleanly.
 
-    With ``batch``, each thread asks the kernel for ``SCHED_BATCH`` (Linux; elsewhere,
-    or if refused, nothing changes): a scan thread whose listing returns then does not
-    preempt the thread running on that CPU, which is often the one holding the GIL
-    (the walk's loop, a link check, another scan), only to wait for it.  Same share of
-    CPU time, no change of priority.  Measured on the 1 ms-per-directory tree
+    With ``batch``, each thread that has the default policy asks the kernel for
+    ``SCHED_BATCH`` (Linux; elsewhere, if refused, or from any other policy, nothing
+    changes): a scan thread whose listing returns then does not preempt the thread
+    running on that CPU, which is often the one holding the GIL (the walk's loop, a
+    link check, another scan), only to wait for it.  Same share of CPU time as the
+    default policy, same nice value.  Measured on the 1 ms-per-directory tree
     (interleaved rounds): medians 230 -> 185 ms top-down, 178 -> 154 ms bottom-up,
     slowest round 313 -> 218 ms.
     """
@@ -1118,15 +1120,21 @@ class _ScanThreads:
 
 
 def _schedule_as_batch() -> None:
-    """Ask for ``SCHED_BATCH`` for the calling thread, where there is such a thing."""
-    policy = getattr(os, "SCHED_BATCH", None)
-    set_scheduler = getattr(os, "sched_setscheduler", None)
-    if policy is None or set_scheduler is None:
+    """Ask for ``SCHED_BATCH`` for the calling thread, if it has the default policy.
+
+    Only from ``SCHED_OTHER``: a thread that inherited ``SCHED_IDLE`` (a program run
+    with ``chrt -i``), a real-time or already a batch policy keeps it, so that this
+    never raises or lowers anyone's priority.  Where there is no such thing (not
+    Linux), or the kernel refuses (a seccomp filter; musl, whose call always fails),
+    nothing changes.
+    """
+    names = ("SCHED_BATCH", "SCHED_OTHER", "sched_getscheduler", "sched_setscheduler")
+    if not all(hasattr(os, name) for name in (*names, "sched_param")):
         return
-    # On Linux, pid 0 is the calling thread.  Refused (a seccomp filter, a container
-    # without the call): the thread keeps the policy it has.
+    # On Linux, pid 0 is the calling thread.
     with contextlib.suppress(OSError):
-        set_scheduler(0, policy, os.sched_param(0))
+        if os.sched_getscheduler(0) == os.SCHED_OTHER:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 _shared_threads: _ScanThreads | None = None

@@ -210,28 +210,33 @@ def subdirectories_to_enter_listed(top: AnyStr, dirnames: list[AnyStr]) -> list[
     """
     join = _fast_join if os.path is posixpath else os.path.join
     islink = os.path.islink
-    # Only names of top's own type can be in its listing; anything else goes to join
-    # (and islink) below, which raise or answer for it exactly as before.
+    # Only names of exactly top's type can be in its listing, and only they are looked
+    # up in it (a str subclass may compare or join differently; an os.PathLike name may
+    # not be hashable); anything else goes to join and islink below, which raise or
+    # answer for it exactly as before.
     kind = type(top)
     wanted = {name for name in dirnames if type(name) is kind}
     not_links = set()
-    try:
-        with os.scandir(top) as entries:
-            for entry in entries:
-                name = entry.name
-                if name in wanted:
-                    try:
-                        if not entry.is_symlink():
-                            not_links.add(name)
-                    except OSError:
-                        pass  # islink decides below
-    except OSError:
-        not_links.clear()  # checked one by one, as without the listing
+    if wanted:
+        try:
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name in wanted:
+                        try:
+                            if not entry.is_symlink():
+                                not_links.add(name)
+                        except OSError:
+                            pass  # islink decides below
+        except (OSError, ValueError, TypeError):
+            # Not listable now (or a top that islink, which swallows these, would turn
+            # away): every name is checked one by one, as without the listing.
+            not_links.clear()
     # Last name first, as subdirectories_to_enter (and CPython 3.13) check them.
     paths = []
     for name in reversed(dirnames):
         path = join(top, name)
-        if name in not_links or not islink(path):
+        if (type(name) is kind and name in not_links) or not islink(path):
             paths.append(path)
     paths.reverse()
     return paths
