@@ -42,7 +42,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import rwalk
 from rwalk import cli
 from rwalk._render import format_size
 from rwalk._tree import (
@@ -442,20 +441,11 @@ def test_drive_async_iterator_yields_every_item_and_closes_the_iterator() -> Non
     assert list(drive_async_iterator(numbers())) == [0, 1, 2]
 
 
-@pytest.mark.skipif(not hasattr(rwalk, "awalk"), reason="rwalk.awalk is not on this branch yet")
 def test_async_listing_is_identical(project: Path) -> None:
     for args in (["-a", "project"], ["-l", "-L", "3", "project"]):
         assert run_rwalk(["--async", *args], project.parent).stdout == (
             run_rwalk(args, project.parent).stdout
         )
-
-
-@pytest.mark.skipif(hasattr(rwalk, "awalk"), reason="rwalk.awalk exists")
-def test_async_without_awalk_is_a_usage_error(project: Path) -> None:
-    result = run_rwalk(["--async", "project"], project.parent)
-    assert result.returncode == 2
-    assert b"no rwalk.awalk" in result.stderr
-    assert result.stdout == b""
 
 
 # ---------------------------------------------------------------- streaming

@@ -691,24 +691,25 @@ class _Scheduler(Generic[AnyStr]):
         yield stays the authority (a directory skipped here is listed when the walk
         enters it).
         """
-        ancestors = set()
+        ancestors = {}
         current: _Directory[AnyStr] | None = parent
         while current is not None:
             if current.identity is not None:
-                ancestors.add(current.identity)
+                ancestors[current.identity] = current.path
             current = current.parent
+        chosen = choose_directories(
+            list(children),
+            ancestors,
+            self.top_device,
+            options.detect_loops,
+            options.one_filesystem,
+        )
         kept = {}
-        for path, child in children.items():
-            identity = directory_id(path)
-            if identity is not None:
-                if (
-                    options.one_filesystem
-                    and self.top_device is not None
-                    and identity[0] != self.top_device
-                ):
-                    continue
-                if options.detect_loops and identity in ancestors:
-                    continue
+        for choice in chosen:
+            if isinstance(choice, OSError):
+                continue  # a loop: the walk reports it, nothing is listed
+            path, identity = choice
+            child = children[path]
             child.identity = identity
             kept[path] = child
         return kept
@@ -1397,6 +1398,14 @@ async def _report(onerror: OnError | None, error: OSError) -> None:
             await outcome
 
 
+async def _report_failed_scan(onerror: OnError | None, failure: OSError | _ScanCrash) -> None:
+    """A directory whose scan failed: its ``OSError`` goes to ``onerror``; anything else
+    the scan raised is raised here, where ``rwalk.walk`` would have raised it."""
+    if isinstance(failure, _ScanCrash):
+        raise failure.exception
+    await _report(onerror, failure)
+
+
 def _start_scheduler(
     executor: Executor | None,
     followlinks: bool,
@@ -1437,9 +1446,7 @@ async def _walk_top_down(
             if scheduler.owes_the_loop_a_turn():
                 await asyncio.sleep(0)
             if not isinstance(result, tuple):
-                if isinstance(result, _ScanCrash):
-                    raise result.exception
-                await _report(onerror, result)
+                await _report_failed_scan(onerror, result)
                 continue
             dirnames, filenames, _ = result
             path = node.path
@@ -1482,9 +1489,7 @@ async def _walk_bottom_up(
             if scheduler.owes_the_loop_a_turn():
                 await asyncio.sleep(0)
             if not isinstance(result, tuple):
-                if isinstance(result, _ScanCrash):
-                    raise result.exception
-                await _report(onerror, result)
+                await _report_failed_scan(onerror, result)
                 continue
             dirnames, filenames, _ = result
             pending.append((item.path, dirnames, filenames))
@@ -1605,9 +1610,7 @@ async def _walk_with_options(
             if scheduler.owes_the_loop_a_turn():
                 await asyncio.sleep(0)
             if not isinstance(result, tuple):
-                if isinstance(result, _ScanCrash):
-                    raise result.exception
-                await _report(onerror, result)
+                await _report_failed_scan(onerror, result)
                 continue
             directories, files, enter_paths = result
             path = node.path

@@ -324,8 +324,7 @@ def scan_with_options(
         entry_key = key if options.entries else (lambda entry: key(entry.name))
         directory_entries.sort(key=entry_key)
         file_entries.sort(key=entry_key)
-    max_depth = options.max_depth
-    if directory_entries and (max_depth is None or depth < max_depth):
+    if directory_entries and enters_below(depth, options):
         enter_paths = [
             entry.path for entry in directory_entries if followlinks or not is_symlink(entry)
         ]

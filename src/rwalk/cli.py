@@ -19,7 +19,7 @@ import locale
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, BinaryIO, Optional
+from typing import Annotated, BinaryIO, Optional
 
 import typer
 
@@ -117,9 +117,8 @@ def _awalk_entries(
     root: bytes, onerror: Callable[[OSError], object], options: ListingOptions
 ) -> Iterator[WalkEntryTuple]:
     """``rwalk.awalk_entries`` with the listing's depth, loop and device options."""
-    awalk_entries: Any = getattr(rwalk, "awalk_entries")  # noqa: B009 (checked first)
     return drive_async_iterator(
-        awalk_entries(root, True, onerror, options.follow_links, **walk_options(options))
+        rwalk.awalk_entries(root, True, onerror, options.follow_links, **walk_options(options))
     )
 
 
@@ -202,8 +201,6 @@ def list_tree(
         box_guides = utf8
     if bottom_up and json_output:
         raise typer.BadParameter("--bottom-up draws a tree; it has no JSON form", param_hint="-J")
-    if use_async and not hasattr(rwalk, "awalk_entries"):
-        raise typer.BadParameter("this build of rwalk has no rwalk.awalk yet", param_hint="--async")
     include_matcher = exclude_matcher = None
     if include or exclude:
         from ._patterns import compile_patterns
