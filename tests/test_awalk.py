@@ -29,10 +29,13 @@ import asyncio
 import contextlib
 import errno
 import os
+import select
+import signal
 import subprocess
 import sys
 import threading
 import tracemalloc
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -1082,10 +1085,11 @@ def test_rwalks_scan_threads_ask_for_batch_scheduling_and_nothing_else_does(tree
     # The caller's thread (the loop's) keeps its policy, and the link checkers (started
     # from it) have the same.
     assert os.sched_getscheduler(0) == policy != os.SCHED_BATCH
-    checkers = _aio._shared_checkers
-    for thread in checkers._threads if checkers is not None else []:
-        assert thread.native_id is not None
-        assert os.sched_getscheduler(thread.native_id) == policy
+    pools = [_aio._shared_checkers, *_aio._cpu_checkers.values()]
+    for checkers in pools:
+        for thread in checkers._threads if checkers is not None else []:
+            assert thread.native_id is not None
+            assert os.sched_getscheduler(thread.native_id) == policy
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
@@ -1126,6 +1130,209 @@ def test_scan_threads_work_where_batch_scheduling_is_refused(
     threads.run(ran.set)
     assert ran.wait(10)
     threads.stop(10)
+
+
+def pinnable_cpu() -> int | None:
+    """A CPU this process may run on, where link checkers can be pinned to CPUs."""
+    if _aio._load_getcpu() is None:
+        return None
+    return min(os.sched_getaffinity(0))
+
+
+def walk_on_cpu(cpu: int, walk: Callable[[], AsyncIterator[WalkRecord]]) -> list[Any]:
+    """Run ``walk()`` to the end in a new thread (its event loop's) that may use ``cpu`` only."""
+    outcome: list[Any] = []
+
+    def body() -> None:
+        try:
+            os.sched_setaffinity(0, {cpu})
+            outcome.append(run_walk(walk()))
+        except BaseException as error:  # re-raised in the test's thread
+            outcome.append(error)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    result: list[Any] = outcome[0]
+    return result
+
+
+@pytest.fixture
+def check_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[int]]]:
+    """Each post-yield link check's thread: its name and the CPUs it may run on."""
+    seen: list[tuple[str, frozenset[int]]] = []
+
+    def recorded(check: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*arguments: Any) -> Any:
+            thread = threading.current_thread()
+            seen.append((thread.name, frozenset(os.sched_getaffinity(0))))
+            return check(*arguments)
+
+        return run
+
+    for name in ("subdirectories_to_enter", "subdirectories_to_enter_listed"):
+        monkeypatch.setattr(_aio, name, recorded(getattr(_aio, name)))
+    return seen
+
+
+@pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
+    tree: Path, check_threads: list[tuple[str, frozenset[int]]]
+) -> None:
+    # A check handed to a thread on another CPU costs two wake-ups of a sleeping CPU;
+    # the loop's walk is confined to one CPU here, so its checks must run there.
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    expected = sync_walk(rwalk.walk(tree))
+    assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    assert check_threads
+    pinned = [cpus for name, cpus in check_threads if name.startswith(f"rwalk-check-cpu{cpu}-")]
+    # Checks are sequential: the first finds the pinned checker free (a later one
+    # may go to the shared checkers if the pinned one has not yet counted itself
+    # free after a late answer).
+    assert pinned
+    assert all(cpus == {cpu} for cpus in pinned)
+    assert all(name.startswith("rwalk-check-") for name, _ in check_threads)
+
+
+@pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
+    tree: Path, check_threads: list[tuple[str, frozenset[int]]]
+) -> None:
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    started, release = threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        started.set()
+        release.wait(30)
+
+    holder: list[_aio._ScanThreads | None] = []
+
+    def take_the_pinned_checker() -> None:
+        os.sched_setaffinity(0, {cpu})
+        checker = _aio._checker_on_this_cpu()
+        holder.append(checker)
+        if checker is not None:
+            checker.run(occupy)
+
+    thread = threading.Thread(target=take_the_pinned_checker)
+    thread.start()
+    thread.join()
+    assert holder[0] is not None
+    try:
+        assert started.wait(10)
+        expected = sync_walk(rwalk.walk(tree))
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    finally:
+        release.set()
+    assert check_threads
+    for name, _ in check_threads:
+        assert name.startswith("rwalk-check-")
+        assert not name.startswith("rwalk-check-cpu")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param({"_getcpu": None}, id="cpu-unknown"),
+        pytest.param({"_getcpu": lambda: -1}, id="sched_getcpu-fails"),
+        pytest.param({"_cpu_checkers": {}, "_CPU_CHECKERS_MAX": 0}, id="as-many-as-allowed"),
+    ],
+)
+def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
+    tree: Path,
+    check_threads: list[tuple[str, frozenset[int]]],
+    monkeypatch: pytest.MonkeyPatch,
+    setting: dict[str, Any],
+) -> None:
+    if "_getcpu" not in setting and _aio._load_getcpu() is None:
+        pytest.skip("no sched_getcpu here: checks always go to the shared checkers")
+    monkeypatch.setattr(_aio, "_getcpu_looked_up", True)
+    monkeypatch.setattr(_aio, "_getcpu", _aio._load_getcpu())
+    for name, value in setting.items():
+        monkeypatch.setattr(_aio, name, value)
+    assert _aio._checker_on_this_cpu() is None
+    assert run_walk(rwalk.awalk(tree)) == sync_walk(rwalk.walk(tree))
+    assert check_threads
+    for name, _ in check_threads:
+        assert name.startswith("rwalk-check-")
+        assert not name.startswith("rwalk-check-cpu")
+
+
+def test_load_getcpu_finds_nothing_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert _aio._load_getcpu() is None
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs CPU affinity and two CPUs to tell pinned from inherited",
+)
+def test_a_pinned_checker_runs_on_its_cpu_only() -> None:
+    cpu = max(os.sched_getaffinity(0))
+    threads = _aio._ScanThreads(1, "rwalk-test", cpu=cpu)
+    seen: list[set[int]] = []
+    ran = threading.Event()
+
+    def record() -> None:
+        seen.append(os.sched_getaffinity(0))
+        ran.set()
+
+    threads.run(record)  # from this thread, which may run on every CPU
+    assert ran.wait(10)
+    threads.stop(10)
+    assert seen == [{cpu}]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+@pytest.mark.parametrize("refusal", [PermissionError(errno.EPERM, "no"), ValueError("bad CPU")])
+def test_a_pinned_checker_works_where_pinning_is_refused(
+    monkeypatch: pytest.MonkeyPatch, refusal: Exception
+) -> None:
+    def refuse(*arguments: object) -> None:
+        raise refusal
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    threads = _aio._ScanThreads(1, "rwalk-test", cpu=0)
+    ran = threading.Event()
+    threads.run(ran.set)
+    assert ran.wait(10)
+    threads.stop(10)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "fork") or pinnable_cpu() is None, reason="needs fork and pinned checkers"
+)
+def test_a_forked_child_makes_its_own_pinned_checkers(tree: Path) -> None:
+    # The child has none of the parent's threads: a check handed to the parent's
+    # pinned checker would never run, and the walk would wait in vain.
+    expected = sync_walk(rwalk.walk(tree))
+    assert run_walk(rwalk.awalk(tree)) == expected
+    assert _aio._cpu_checkers
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # 3.12+ warns that fork() in a process with threads may deadlock the child;
+        # the child here only walks and writes to a pipe.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.close(read_end)
+            before = len(_aio._cpu_checkers)
+            same = run_walk(rwalk.awalk(tree)) == expected
+            os.write(write_end, repr((before, same, len(_aio._cpu_checkers) > 0)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        if not select.select([reader], [], [], 60)[0]:  # a child that hangs: fail, not wait
+            os.kill(pid, signal.SIGKILL)
+        report = reader.read().decode()
+    os.waitpid(pid, 0)
+    assert report == repr((0, True, True))
 
 
 def test_a_deep_chain_listed_by_sharing_jobs_costs_no_quadratic_memory(tmp_path: Path) -> None:
