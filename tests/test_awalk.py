@@ -1177,9 +1177,23 @@ def check_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[
     return seen
 
 
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each link check waited for in place: whether the loop waited by yielding."""
+    seen: list[bool] = []
+    real_wait = _aio._CheckHandoff.wait
+
+    def wait(self: Any, seconds: float, spin: bool = False) -> Any:
+        seen.append(spin)
+        return real_wait(self, seconds, spin)
+
+    monkeypatch.setattr(_aio._CheckHandoff, "wait", wait)
+    return seen
+
+
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
 def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
-    tree: Path, check_threads: list[tuple[str, frozenset[int]]]
+    tree: Path, check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
 ) -> None:
     # A check handed to a thread on another CPU costs two wake-ups of a sleeping CPU;
     # the loop's walk is confined to one CPU here, so its checks must run there.
@@ -1195,11 +1209,15 @@ def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
     assert pinned
     assert all(cpus == {cpu} for cpus in pinned)
     assert all(name.startswith("rwalk-check-") for name, _ in check_threads)
+    # The loop gives way on its CPU while a pinned checker (once it has pinned itself)
+    # runs the check, instead of sleeping.
+    assert len(waits) == len(check_threads)
+    assert any(waits)
 
 
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
 def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
-    tree: Path, check_threads: list[tuple[str, frozenset[int]]]
+    tree: Path, check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
 ) -> None:
     cpu = pinnable_cpu()
     assert cpu is not None
@@ -1232,6 +1250,9 @@ def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
     for name, _ in check_threads:
         assert name.startswith("rwalk-check-")
         assert not name.startswith("rwalk-check-cpu")
+    # A checker on another CPU needs the GIL the loop would keep taking: it sleeps.
+    assert waits
+    assert not any(waits)
 
 
 @pytest.mark.parametrize(
@@ -1245,6 +1266,7 @@ def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
 def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
     tree: Path,
     check_threads: list[tuple[str, frozenset[int]]],
+    waits: list[bool],
     monkeypatch: pytest.MonkeyPatch,
     setting: dict[str, Any],
 ) -> None:
@@ -1260,6 +1282,69 @@ def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
     for name, _ in check_threads:
         assert name.startswith("rwalk-check-")
         assert not name.startswith("rwalk-check-cpu")
+    assert waits
+    assert not any(waits)
+
+
+@pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
+    tree: Path,
+    check_threads: list[tuple[str, frozenset[int]]],
+    waits: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An unpinned checker may run on another CPU, where it needs the GIL that a loop
+    # giving way keeps taking back: the loop must sleep instead.
+    def refuse(*arguments: object) -> None:
+        raise PermissionError(errno.EPERM, "no")
+
+    monkeypatch.setattr(_aio, "_cpu_checkers", {})
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    assert run_walk(rwalk.awalk(tree)) == sync_walk(rwalk.walk(tree))
+    assert any(name.startswith("rwalk-check-cpu") for name, _ in check_threads)
+    assert waits
+    assert not any(waits)
+
+
+class _Posted:
+    """A stand-in scheduler for a lone hand-off: records answers posted late."""
+
+    _closed = False
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[int, Any]] = []
+        self.arrived = threading.Event()
+
+    def post_check(self, serial: int, answer: Any) -> None:
+        self.posted.append((serial, answer))
+        self.arrived.set()
+
+
+@pytest.mark.parametrize("spin", [False, True])
+def test_a_check_handoff_answers_in_place_or_posts_a_late_answer(spin: bool) -> None:
+    threads = _aio._ScanThreads(1, "rwalk-test")
+    try:
+        quick = _Posted()
+        handoff = _aio._CheckHandoff(quick, 1, lambda: ["a"], ())  # type: ignore[arg-type]
+        threads.run(handoff.run)
+        assert handoff.wait(10, spin) == ["a"]
+        assert quick.posted == []
+
+        slow = _Posted()
+        release = threading.Event()
+
+        def blocked() -> list[str]:
+            release.wait(30)
+            return ["b"]
+
+        handoff = _aio._CheckHandoff(slow, 2, blocked, ())  # type: ignore[arg-type]
+        threads.run(handoff.run)
+        assert handoff.wait(0.001, spin) is None  # gave up waiting: late
+        release.set()
+        assert slow.arrived.wait(30)
+        assert slow.posted == [(2, ["b"])]
+    finally:
+        threads.stop(10)
 
 
 def test_load_getcpu_finds_nothing_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -215,8 +215,28 @@ class _CheckHandoff(Generic[AnyStr]):
         if late:
             self._scheduler.post_check(self._serial, answer)
 
-    def wait(self, seconds: float) -> Any:
-        """On the loop: the answer if it comes within ``seconds``, else None (posted later)."""
+    def wait(self, seconds: float, spin: bool = False) -> Any:
+        """On the loop: the answer if it comes within ``seconds``, else None (posted later).
+
+        With ``spin`` (the check runs on a thread pinned to this thread's CPU), the loop
+        gives that CPU way with ``sched_yield`` instead of sleeping on the lock: a thread
+        that sleeps is woken onto whichever CPU is idle, here the other one, at the cost
+        of waking it, and the loop would leave the CPU its checker is pinned to.  Never
+        for a thread that may be on another CPU: it needs the GIL, which a loop giving
+        way takes back at once, again and again.
+        """
+        if spin:
+            clock = time.perf_counter
+            deadline = clock() + seconds
+            give_way = os.sched_yield
+            done = self._done
+            while not done.acquire(False):
+                give_way()
+                if clock() > deadline:
+                    break
+            else:
+                return self.answer
+            seconds = 0
         if self._done.acquire(True, seconds):
             return self.answer
         with self._guard:
@@ -504,6 +524,7 @@ class _Scheduler(Generic[AnyStr]):
                 by_a_job = self._parallel >= _SHARED_FROM and self._jobs > 0
                 if by_a_job:
                     self._pending_check = handoff
+            spin = False
             if not by_a_job:
                 # To the checker on the loop's own CPU if it is free: the hand-off
                 # there and back is then two context switches on one CPU, where a
@@ -511,7 +532,9 @@ class _Scheduler(Generic[AnyStr]):
                 checker = _checker_on_this_cpu()
                 if checker is None or not checker.run_unless_busy(handoff.run):
                     _default_checkers().run(handoff.run)
-            answer = handoff.wait(_CHECK_WAIT_SECONDS)
+                else:
+                    spin = checker.pinned
+            answer = handoff.wait(_CHECK_WAIT_SECONDS, spin)
             if answer is not None:
                 if isinstance(answer, _ScanCrash):
                     raise answer.exception
@@ -1057,7 +1080,8 @@ class _ScanThreads:
     slowest round 313 -> 218 ms.
 
     With ``cpu``, each thread asks to run on that CPU only (if refused, it runs
-    wherever the kernel puts it): the link checkers pinned one to a CPU.
+    wherever the kernel puts it), and ``pinned`` says whether one was granted: the
+    link checkers pinned one to a CPU.
     """
 
     def __init__(
@@ -1067,6 +1091,7 @@ class _ScanThreads:
         self._name = name
         self._batch = batch
         self._cpu = cpu
+        self.pinned = False
         self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -1114,6 +1139,7 @@ class _ScanThreads:
                 # Refused (a CPU outside this process's set, a seccomp filter): the
                 # thread still checks, from wherever the kernel runs it.
                 os.sched_setaffinity(0, {self._cpu})
+                self.pinned = True
         get = self._tasks.get
         lock = self._lock
         while True:
