@@ -1071,17 +1071,9 @@ def batch_scheduling_is_granted() -> bool:
 @pytest.mark.skipif(
     not batch_scheduling_is_granted(), reason="no SCHED_BATCH here, or not from SCHED_OTHER"
 )
-def test_rwalks_scan_threads_ask_for_batch_scheduling_and_nothing_else_does(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rwalks_scan_threads_ask_for_batch_scheduling_and_nothing_else_does(tree: Path) -> None:
     policy = os.sched_getscheduler(0)
-    expected = len(sync_walk(rwalk.walk(tree)))
-    assert len(run_walk(rwalk.awalk(tree))) == expected  # may make a pinned thread
-    with monkeypatch.context() as patched:
-        # Without a thread pinned to the loop's CPU, the shared scan threads list.
-        patched.setattr(_aio, "_getcpu_looked_up", True)
-        patched.setattr(_aio, "_getcpu", None)
-        assert len(run_walk(rwalk.awalk(tree))) == expected
+    assert len(run_walk(rwalk.awalk(tree))) == len(sync_walk(rwalk.walk(tree)))
     threads = _aio._shared_threads
     assert threads is not None
     with threads._lock:
@@ -1090,10 +1082,10 @@ def test_rwalks_scan_threads_ask_for_batch_scheduling_and_nothing_else_does(
     for thread in scanners:
         assert thread.native_id is not None
         assert os.sched_getscheduler(thread.native_id) == os.SCHED_BATCH
-    # The caller's thread (the loop's) keeps its policy, and the link checkers and the
-    # threads pinned to CPUs (started from it) have the same.
+    # The caller's thread (the loop's) keeps its policy, and the link checkers (started
+    # from it) have the same.
     assert os.sched_getscheduler(0) == policy != os.SCHED_BATCH
-    pools = [_aio._shared_checkers, *_aio._cpu_threads.values()]
+    pools = [_aio._shared_checkers, *_aio._cpu_checkers.values()]
     for checkers in pools:
         for thread in checkers._threads if checkers is not None else []:
             assert thread.native_id is not None
@@ -1167,28 +1159,21 @@ def walk_on_cpu(cpu: int, walk: Callable[[], AsyncIterator[WalkRecord]]) -> list
     return result
 
 
-class WorkThreads:
-    """Where a walk's link checks and scans ran: each one's thread name and CPUs."""
-
-    def __init__(self) -> None:
-        self.checks: list[tuple[str, frozenset[int]]] = []
-        self.scans: list[tuple[str, frozenset[int]]] = []
-
-
 @pytest.fixture
-def work_threads(monkeypatch: pytest.MonkeyPatch) -> WorkThreads:
-    seen = WorkThreads()
+def check_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[int]]]:
+    """Each post-yield link check's thread: its name and the CPUs it may run on."""
+    seen: list[tuple[str, frozenset[int]]] = []
 
-    def recorded(function: Callable[..., Any], into: list[tuple[str, frozenset[int]]]) -> Any:
+    def recorded(check: Callable[..., Any]) -> Callable[..., Any]:
         def run(*arguments: Any) -> Any:
-            into.append((threading.current_thread().name, frozenset(os.sched_getaffinity(0))))
-            return function(*arguments)
+            thread = threading.current_thread()
+            seen.append((thread.name, frozenset(os.sched_getaffinity(0))))
+            return check(*arguments)
 
         return run
 
     for name in ("subdirectories_to_enter", "subdirectories_to_enter_listed"):
-        monkeypatch.setattr(_aio, name, recorded(getattr(_aio, name), seen.checks))
-    monkeypatch.setattr(_aio, "scan_directory", recorded(_scan.scan_directory, seen.scans))
+        monkeypatch.setattr(_aio, name, recorded(getattr(_aio, name)))
     return seen
 
 
@@ -1207,10 +1192,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
 
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
-def test_link_checks_and_turns_run_on_the_thread_pinned_to_the_loops_cpu(
-    tree: Path,
-    work_threads: WorkThreads,
-    waits: list[bool],
+def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
+    tree: Path, check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
 ) -> None:
     # A check handed to a thread on another CPU costs two wake-ups of a sleeping CPU;
     # the loop's walk is confined to one CPU here, so its checks must run there.
@@ -1218,31 +1201,23 @@ def test_link_checks_and_turns_run_on_the_thread_pinned_to_the_loops_cpu(
     assert cpu is not None
     expected = sync_walk(rwalk.walk(tree))
     assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
-    assert work_threads.checks
-    pinned = [cpus for name, cpus in work_threads.checks if name.startswith(f"rwalk-cpu{cpu}-")]
+    assert check_threads
+    pinned = [cpus for name, cpus in check_threads if name.startswith(f"rwalk-check-cpu{cpu}-")]
     # Checks are sequential: the first finds the pinned checker free (a later one
     # may go to the shared checkers if the pinned one has not yet counted itself
     # free after a late answer).
     assert pinned
     assert all(cpus == {cpu} for cpus in pinned)
-    assert all(name.startswith(("rwalk-check-", "rwalk-cpu")) for name, _ in work_threads.checks)
+    assert all(name.startswith("rwalk-check-") for name, _ in check_threads)
     # The loop gives way on its CPU while a pinned checker (once it has pinned itself)
     # runs the check, instead of sleeping.
-    assert len(waits) == len(work_threads.checks)
+    assert len(waits) == len(check_threads)
     assert any(waits)
-    # The walk takes turns with one scan job at a time (a warm tree lists at CPU
-    # speed): the job runs on the same pinned thread, while the loop waits.
-    prefix = f"rwalk-cpu{cpu}-"
-    pinned_scans = [cpus for name, cpus in work_threads.scans if name.startswith(prefix)]
-    assert pinned_scans
-    assert all(cpus == {cpu} for cpus in pinned_scans)
 
 
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
-def test_a_busy_pinned_thread_leaves_checks_and_scans_to_the_shared_threads(
-    tree: Path,
-    work_threads: WorkThreads,
-    waits: list[bool],
+def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
+    tree: Path, check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
 ) -> None:
     cpu = pinnable_cpu()
     assert cpu is not None
@@ -1256,7 +1231,7 @@ def test_a_busy_pinned_thread_leaves_checks_and_scans_to_the_shared_threads(
 
     def take_the_pinned_checker() -> None:
         os.sched_setaffinity(0, {cpu})
-        checker = _aio._thread_on_this_cpu()
+        checker = _aio._checker_on_this_cpu()
         holder.append(checker)
         if checker is not None:
             checker.run(occupy)
@@ -1271,15 +1246,13 @@ def test_a_busy_pinned_thread_leaves_checks_and_scans_to_the_shared_threads(
         assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
     finally:
         release.set()
-    assert work_threads.checks
-    for name, _ in work_threads.checks:
+    assert check_threads
+    for name, _ in check_threads:
         assert name.startswith("rwalk-check-")
-        assert not name.startswith("rwalk-cpu")
+        assert not name.startswith("rwalk-check-cpu")
     # A checker on another CPU needs the GIL the loop would keep taking: it sleeps.
     assert waits
     assert not any(waits)
-    assert work_threads.scans
-    assert all(name.startswith("rwalk-scan-") for name, _ in work_threads.scans)
 
 
 @pytest.mark.parametrize(
@@ -1287,12 +1260,12 @@ def test_a_busy_pinned_thread_leaves_checks_and_scans_to_the_shared_threads(
     [
         pytest.param({"_getcpu": None}, id="cpu-unknown"),
         pytest.param({"_getcpu": lambda: -1}, id="sched_getcpu-fails"),
-        pytest.param({"_cpu_threads": {}, "_CPU_THREADS_MAX": 0}, id="as-many-as-allowed"),
+        pytest.param({"_cpu_checkers": {}, "_CPU_CHECKERS_MAX": 0}, id="as-many-as-allowed"),
     ],
 )
-def test_checks_and_scans_go_to_the_shared_threads_when_no_pinned_one_can_take_them(
+def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
     tree: Path,
-    work_threads: WorkThreads,
+    check_threads: list[tuple[str, frozenset[int]]],
     waits: list[bool],
     monkeypatch: pytest.MonkeyPatch,
     setting: dict[str, Any],
@@ -1303,22 +1276,20 @@ def test_checks_and_scans_go_to_the_shared_threads_when_no_pinned_one_can_take_t
     monkeypatch.setattr(_aio, "_getcpu", _aio._load_getcpu())
     for name, value in setting.items():
         monkeypatch.setattr(_aio, name, value)
-    assert _aio._thread_on_this_cpu() is None
+    assert _aio._checker_on_this_cpu() is None
     assert run_walk(rwalk.awalk(tree)) == sync_walk(rwalk.walk(tree))
-    assert work_threads.checks
-    for name, _ in work_threads.checks:
+    assert check_threads
+    for name, _ in check_threads:
         assert name.startswith("rwalk-check-")
-        assert not name.startswith("rwalk-cpu")
+        assert not name.startswith("rwalk-check-cpu")
     assert waits
     assert not any(waits)
-    assert work_threads.scans
-    assert all(name.startswith("rwalk-scan-") for name, _ in work_threads.scans)
 
 
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
 def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
     tree: Path,
-    work_threads: WorkThreads,
+    check_threads: list[tuple[str, frozenset[int]]],
     waits: list[bool],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -1327,10 +1298,10 @@ def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
     def refuse(*arguments: object) -> None:
         raise PermissionError(errno.EPERM, "no")
 
-    monkeypatch.setattr(_aio, "_cpu_threads", {})
+    monkeypatch.setattr(_aio, "_cpu_checkers", {})
     monkeypatch.setattr(os, "sched_setaffinity", refuse)
     assert run_walk(rwalk.awalk(tree)) == sync_walk(rwalk.walk(tree))
-    assert any(name.startswith("rwalk-cpu") for name, _ in work_threads.checks)
+    assert any(name.startswith("rwalk-check-cpu") for name, _ in check_threads)
     assert waits
     assert not any(waits)
 
@@ -1425,7 +1396,7 @@ def test_a_forked_child_makes_its_own_pinned_checkers(tree: Path) -> None:
     # pinned checker would never run, and the walk would wait in vain.
     expected = sync_walk(rwalk.walk(tree))
     assert run_walk(rwalk.awalk(tree)) == expected
-    assert _aio._cpu_threads
+    assert _aio._cpu_checkers
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
         # 3.12+ warns that fork() in a process with threads may deadlock the child;
@@ -1435,9 +1406,9 @@ def test_a_forked_child_makes_its_own_pinned_checkers(tree: Path) -> None:
     if pid == 0:  # pragma: no cover - the child reports through the pipe
         try:
             os.close(read_end)
-            before = len(_aio._cpu_threads)
+            before = len(_aio._cpu_checkers)
             same = run_walk(rwalk.awalk(tree)) == expected
-            os.write(write_end, repr((before, same, len(_aio._cpu_threads) > 0)).encode())
+            os.write(write_end, repr((before, same, len(_aio._cpu_checkers) > 0)).encode())
         finally:
             os._exit(0)
     os.close(write_end)

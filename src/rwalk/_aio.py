@@ -456,9 +456,7 @@ class _Scheduler(Generic[AnyStr]):
                 else:
                     wakeup = self._wakeup = self._loop.create_future()
             if starting:
-                # Taking turns (listing at CPU speed): the walk waits for this job and
-                # does nothing meanwhile, so it runs best on the loop's own CPU.
-                self._start_jobs(starting, here=gate is None)
+                self._start_jobs(starting)
             if gate is not None:
                 # Jobs share the frontier and wake the walk at once: the listing is
                 # usually a fraction of a millisecond away, and a lock handed over
@@ -530,8 +528,8 @@ class _Scheduler(Generic[AnyStr]):
             if not by_a_job:
                 # To the checker on the loop's own CPU if it is free: the hand-off
                 # there and back is then two context switches on one CPU, where a
-                # thread on another CPU must first be woken (see _thread_on_this_cpu).
-                checker = _thread_on_this_cpu()
+                # thread on another CPU must first be woken (see _checker_on_this_cpu).
+                checker = _checker_on_this_cpu()
                 if checker is None or not checker.run_unless_busy(handoff.run):
                     _default_checkers().run(handoff.run)
                 else:
@@ -927,22 +925,14 @@ class _Scheduler(Generic[AnyStr]):
 
     # -- to the threads and back -----------------------------------------------------
 
-    def _start_jobs(self, count: int, here: bool = False) -> None:
-        """Start ``count`` jobs, already counted in ``_jobs`` (from any thread).
-
-        ``here``: a lone job the walk will wait for, from the loop's thread; it goes to
-        the thread pinned to the loop's CPU if that one is free (_thread_on_this_cpu).
-        """
+    def _start_jobs(self, count: int) -> None:
+        """Start ``count`` jobs, already counted in ``_jobs`` (from any thread)."""
         executor = self._executor
         for started in range(count):
             try:
                 if self._closed:
                     raise RuntimeError("the walk is closed")
                 if isinstance(executor, _ScanThreads):
-                    if here:
-                        pinned = _thread_on_this_cpu()
-                        if pinned is not None and pinned.run_unless_busy(self._run_job):
-                            continue
                     executor.run(self._run_job)
                     continue
                 future = executor.submit(self._run_job)
@@ -1235,11 +1225,10 @@ def _default_checkers() -> _ScanThreads:
     return checkers
 
 
-# Threads pinned one to a CPU, made when a walk's loop thread is first seen there (at
-# most _CPU_THREADS_MAX), keyed by CPU number: they run that loop's link checks and
-# the scan jobs of its turns (see _thread_on_this_cpu).
-_cpu_threads: dict[int, _ScanThreads] = {}
-_CPU_THREADS_MAX = DEFAULT_THREADS
+# Link checkers pinned one to a CPU, made when a walk's loop thread is first seen
+# there (at most _CPU_CHECKERS_MAX), keyed by CPU number.
+_cpu_checkers: dict[int, _ScanThreads] = {}
+_CPU_CHECKERS_MAX = DEFAULT_THREADS
 # sched_getcpu() from the C library; None where there is none.  Looked up on first use.
 _getcpu: Callable[[], int] | None = None
 _getcpu_looked_up = False
@@ -1260,15 +1249,10 @@ def _load_getcpu() -> Callable[[], int] | None:
     return getcpu
 
 
-def _thread_on_this_cpu() -> _ScanThreads | None:
-    """rwalk's thread pinned to the CPU the calling thread runs on (made if need be).
+def _checker_on_this_cpu() -> _ScanThreads | None:
+    """The link checker pinned to the CPU the calling thread runs on (made if need be).
 
-    None where the CPU cannot be known, or when _CPU_THREADS_MAX CPUs have one.
-
-    Work the loop waits for and cannot overlap with anything (a link check, a scan
-    job while the walk takes turns with it) costs less there: a hand-off to a thread
-    on another CPU wakes that CPU, and the answer wakes the loop's thread onto
-    whichever CPU is idle; on one CPU both are context switches.
+    None where the CPU cannot be known, or when _CPU_CHECKERS_MAX CPUs have one.
     """
     global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
     if not _getcpu_looked_up:
@@ -1277,23 +1261,23 @@ def _thread_on_this_cpu() -> _ScanThreads | None:
     if _getcpu is None:
         return None
     cpu = _getcpu()
-    thread = _cpu_threads.get(cpu)
-    if thread is None and cpu >= 0:
+    checker = _cpu_checkers.get(cpu)
+    if checker is None and cpu >= 0:
         with _shared_threads_lock:
-            thread = _cpu_threads.get(cpu)
-            if thread is None and len(_cpu_threads) < _CPU_THREADS_MAX:
-                thread = _cpu_threads[cpu] = _ScanThreads(1, f"rwalk-cpu{cpu}", cpu=cpu)
-                atexit.register(thread.stop, _EXIT_GRACE_SECONDS)
-    return thread
+            checker = _cpu_checkers.get(cpu)
+            if checker is None and len(_cpu_checkers) < _CPU_CHECKERS_MAX:
+                checker = _cpu_checkers[cpu] = _ScanThreads(1, f"rwalk-check-cpu{cpu}", cpu=cpu)
+                atexit.register(checker.stop, _EXIT_GRACE_SECONDS)
+    return checker
 
 
 def _forget_threads_after_fork() -> None:
     # A forked child has none of the parent's threads: tasks queued on the parent's
     # pool would wait for threads that do not exist.
-    global _shared_threads, _shared_checkers, _shared_threads_lock, _cpu_threads  # noqa: PLW0603 - reset in a fork
+    global _shared_threads, _shared_checkers, _shared_threads_lock, _cpu_checkers  # noqa: PLW0603 - reset in a fork
     _shared_threads = None
     _shared_checkers = None
-    _cpu_threads = {}
+    _cpu_checkers = {}
     _shared_threads_lock = threading.Lock()
 
 
