@@ -28,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import math
 import os
 import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -1133,10 +1135,23 @@ def test_scan_threads_work_where_batch_scheduling_is_refused(
 
 
 def pinnable_cpu() -> int | None:
-    """A CPU this process may run on, where link checkers can be pinned to CPUs."""
+    """A CPU this process may run on, where link checkers can be pinned to CPUs.
+
+    The highest: a CPU number that is wrong towards 0 then shows.
+    """
     if _aio._load_getcpu() is None:
         return None
-    return min(os.sched_getaffinity(0))
+    return max(os.sched_getaffinity(0))
+
+
+@pytest.fixture
+def turns_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the walk in turns with one scan job, however slowly a loaded machine lists.
+
+    Otherwise a directory that took 0.5 ms could let scan jobs share the frontier, and
+    they, not a checker, would take some link checks.
+    """
+    monkeypatch.setattr(_aio, "_IO_BOUND_RATIO", math.inf)
 
 
 def walk_on_cpu(cpu: int, walk: Callable[[], AsyncIterator[WalkRecord]]) -> list[Any]:
@@ -1192,15 +1207,29 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
 
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+@pytest.mark.usefixtures("turns_only")
 def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
-    tree: Path, check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
+    tree: Path,
+    check_threads: list[tuple[str, frozenset[int]]],
+    waits: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A check handed to a thread on another CPU costs two wake-ups of a sleeping CPU;
     # the loop's walk is confined to one CPU here, so its checks must run there.
     cpu = pinnable_cpu()
     assert cpu is not None
+    # The checker is started from this thread, which may run on every CPU: it must
+    # confine itself (made from the confined loop thread, it would inherit that).
+    checker = _aio._ScanThreads(1, f"rwalk-check-cpu{cpu}", cpu=cpu)
+    monkeypatch.setattr(_aio, "_cpu_checkers", {cpu: checker})
+    started = threading.Event()
+    checker.run(started.set)
+    assert started.wait(10)
     expected = sync_walk(rwalk.walk(tree))
-    assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    try:
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    finally:
+        checker.stop(10)
     assert check_threads
     pinned = [cpus for name, cpus in check_threads if name.startswith(f"rwalk-check-cpu{cpu}-")]
     # Checks are sequential: the first finds the pinned checker free (a later one
@@ -1209,13 +1238,14 @@ def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
     assert pinned
     assert all(cpus == {cpu} for cpus in pinned)
     assert all(name.startswith("rwalk-check-") for name, _ in check_threads)
-    # The loop gives way on its CPU while a pinned checker (once it has pinned itself)
-    # runs the check, instead of sleeping.
+    # The loop gives way on its CPU while the pinned checker runs the check, instead
+    # of sleeping.
     assert len(waits) == len(check_threads)
     assert any(waits)
 
 
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+@pytest.mark.usefixtures("turns_only")
 def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
     tree: Path, check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
 ) -> None:
@@ -1263,6 +1293,7 @@ def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
         pytest.param({"_cpu_checkers": {}, "_CPU_CHECKERS_MAX": 0}, id="as-many-as-allowed"),
     ],
 )
+@pytest.mark.usefixtures("turns_only")
 def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
     tree: Path,
     check_threads: list[tuple[str, frozenset[int]]],
@@ -1287,6 +1318,7 @@ def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
 
 
 @pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+@pytest.mark.usefixtures("turns_only")
 def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
     tree: Path,
     check_threads: list[tuple[str, frozenset[int]]],
@@ -1298,9 +1330,14 @@ def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
     def refuse(*arguments: object) -> None:
         raise PermissionError(errno.EPERM, "no")
 
-    monkeypatch.setattr(_aio, "_cpu_checkers", {})
+    made: dict[int, _aio._ScanThreads] = {}
+    monkeypatch.setattr(_aio, "_cpu_checkers", made)
     monkeypatch.setattr(os, "sched_setaffinity", refuse)
-    assert run_walk(rwalk.awalk(tree)) == sync_walk(rwalk.walk(tree))
+    try:
+        assert run_walk(rwalk.awalk(tree)) == sync_walk(rwalk.walk(tree))
+    finally:
+        for checker in made.values():
+            checker.stop(10)
     assert any(name.startswith("rwalk-check-cpu") for name, _ in check_threads)
     assert waits
     assert not any(waits)
@@ -1345,6 +1382,93 @@ def test_a_check_handoff_answers_in_place_or_posts_a_late_answer(spin: bool) -> 
         assert slow.posted == [(2, ["b"])]
     finally:
         threads.stop(10)
+
+
+def test_a_spinning_wait_gives_the_cpu_away_and_gives_up_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    yields = []
+    real_yield = getattr(os, "sched_yield", lambda: None)
+
+    def counted() -> None:
+        yields.append(1)
+        real_yield()
+
+    monkeypatch.setattr(os, "sched_yield", counted, raising=False)
+    threads = _aio._ScanThreads(1, "rwalk-test")
+    release = threading.Event()
+    posted = _Posted()
+
+    def blocked() -> list[str]:
+        release.wait(30)
+        return ["b"]
+
+    try:
+        handoff = _aio._CheckHandoff(posted, 3, blocked, ())  # type: ignore[arg-type]
+        threads.run(handoff.run)
+        assert handoff.wait(0.001, True) is None
+        assert yields  # it gave the CPU away, rather than sleeping on the lock
+        release.set()
+        assert posted.arrived.wait(30)
+        assert posted.posted == [(3, ["b"])]
+    finally:
+        release.set()
+        threads.stop(10)
+
+
+class _StuckThread:
+    """A thread that never ends: its join waits the whole timeout (on a fake clock)."""
+
+    def __init__(self, clock: list[float], joins: list[float]) -> None:
+        self._clock = clock
+        self._joins = joins
+
+    def join(self, timeout: float | None = None) -> None:
+        assert timeout is not None
+        self._joins.append(timeout)
+        self._clock[0] += timeout
+
+
+class _StuckPool:
+    def __init__(self, threads: list[_StuckThread]) -> None:
+        self.threads = threads
+        self.asked = 0
+
+    def ask_to_stop(self) -> list[_StuckThread]:
+        self.asked += 1
+        return self.threads
+
+
+def test_exit_waits_one_grace_period_for_all_of_rwalks_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each pool with its own deadline made exit wait a second per pinned checker
+    # stuck in a scan (a dead network mount): up to 34 s on a 32-CPU machine.
+    clock = [0.0]
+    joins: list[float] = []
+    pools = [_StuckPool([_StuckThread(clock, joins) for _ in range(2)]) for _ in range(4)]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_aio, "_shared_threads", pools[0])
+    monkeypatch.setattr(_aio, "_shared_checkers", pools[1])
+    monkeypatch.setattr(_aio, "_cpu_checkers", {0: pools[2], 5: pools[3]})
+    _aio._stop_threads_at_exit(1.0)
+    assert [pool.asked for pool in pools] == [1, 1, 1, 1]  # every pool, pinned ones too
+    assert joins[0] == 1.0
+    assert sum(joins) == 1.0
+    assert len(joins) == 8
+
+
+def test_exit_stops_a_forked_childs_threads_not_its_parents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parents = _StuckPool([])
+    monkeypatch.setattr(_aio, "_shared_threads", parents)
+    monkeypatch.setattr(_aio, "_shared_checkers", None)
+    monkeypatch.setattr(_aio, "_cpu_checkers", {1: parents})
+    monkeypatch.setattr(_aio, "_shared_threads_lock", threading.Lock())
+    _aio._forget_threads_after_fork()  # what a forked child runs
+    _aio._stop_threads_at_exit(1.0)
+    assert parents.asked == 0
 
 
 def test_load_getcpu_finds_nothing_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -219,11 +219,11 @@ class _CheckHandoff(Generic[AnyStr]):
         """On the loop: the answer if it comes within ``seconds``, else None (posted later).
 
         With ``spin`` (the check runs on a thread pinned to this thread's CPU), the loop
-        gives that CPU way with ``sched_yield`` instead of sleeping on the lock: a thread
-        that sleeps is woken onto whichever CPU is idle, here the other one, at the cost
-        of waking it, and the loop would leave the CPU its checker is pinned to.  Never
-        for a thread that may be on another CPU: it needs the GIL, which a loop giving
-        way takes back at once, again and again.
+        does not sleep on the lock but lets the checker have the CPU (``sched_yield``)
+        until the answer is in: a thread that sleeps is woken onto whichever CPU is
+        idle, which costs waking that CPU and takes the loop away from the CPU its
+        checker is pinned to.  Not for a checker that may be on another CPU: a loop
+        taking the GIL back after every yield would only compete with it.
         """
         if spin:
             clock = time.perf_counter
@@ -236,9 +236,9 @@ class _CheckHandoff(Generic[AnyStr]):
                     break
             else:
                 return self.answer
-            seconds = 0
-        if self._done.acquire(True, seconds):
+        elif self._done.acquire(True, seconds):
             return self.answer
+        # Late (or just now: then the answer is in, and is returned).
         with self._guard:
             if self.answer is None:
                 self._late = True
@@ -528,9 +528,9 @@ class _Scheduler(Generic[AnyStr]):
             if not by_a_job:
                 # To the checker on the loop's own CPU if it is free: the hand-off
                 # there and back is then two context switches on one CPU, where a
-                # thread on another CPU must first be woken (see _checker_on_this_cpu).
+                # thread on another CPU must first be woken (see _CheckHandoff.wait).
                 checker = _checker_on_this_cpu()
-                if checker is None or not checker.run_unless_busy(handoff.run):
+                if checker is None or not checker.try_run(handoff.run):
                     _default_checkers().run(handoff.run)
                 else:
                     spin = checker.pinned
@@ -1079,9 +1079,9 @@ class _ScanThreads:
     (interleaved rounds): medians 230 -> 185 ms top-down, 178 -> 154 ms bottom-up,
     slowest round 313 -> 218 ms.
 
-    With ``cpu``, each thread asks to run on that CPU only (if refused, it runs
-    wherever the kernel puts it), and ``pinned`` says whether one was granted: the
-    link checkers pinned one to a CPU.
+    With ``cpu``, each thread asks to run on that CPU only, and ``pinned`` says
+    whether that was granted (if refused, the thread runs wherever the kernel puts it).
+    The link checkers pinned one to each CPU are such pools.
     """
 
     def __init__(
@@ -1101,20 +1101,21 @@ class _ScanThreads:
         self._queued = 0
 
     def run(self, task: Callable[[], None]) -> None:
-        self.run_unless_busy(task, False)
+        """Run ``task`` on one of the threads (queued if all are busy and at the limit)."""
+        self._submit(task, only_if_free=False)
 
-    def run_unless_busy(self, task: Callable[[], None], unless_busy: bool = True) -> bool:
-        """Run ``task``; with ``unless_busy``, only if it would not wait for a thread.
+    def try_run(self, task: Callable[[], None]) -> bool:
+        """Run ``task`` if a thread can take it without waiting; False if none can."""
+        return self._submit(task, only_if_free=True)
 
-        :returns: whether ``task`` was taken.
-        """
+    def _submit(self, task: Callable[[], None], only_if_free: bool) -> bool:
         if sys.is_finalizing():
             # Python 3.10/3.11 let Thread.start() wait forever for a thread that the
             # shutting-down interpreter ends at once (3.12+ raise this error).
             raise RuntimeError("rwalk: cannot start a scan while the interpreter exits")
         thread = None
         with self._lock:
-            if unless_busy and self._queued >= self._idle and len(self._threads) >= self._size:
+            if only_if_free and self._queued >= self._idle and len(self._threads) >= self._size:
                 return False
             self._tasks.put(task)
             self._queued += 1
@@ -1163,13 +1164,22 @@ class _ScanThreads:
 
     def stop(self, seconds: float) -> None:
         """Ask every thread to stop, and wait up to ``seconds`` in all for them."""
+        _join_all(self.ask_to_stop(), seconds)
+
+    def ask_to_stop(self) -> list[threading.Thread]:
+        """Tell every thread to stop once it is idle; the threads, to wait for."""
         with self._lock:
             threads = list(self._threads)
         for _ in threads:
             self._tasks.put(None)
-        deadline = time.monotonic() + seconds
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        return threads
+
+
+def _join_all(threads: list[threading.Thread], seconds: float) -> None:
+    """Wait for ``threads`` to end, ``seconds`` at most in all."""
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _schedule_as_batch() -> None:
@@ -1204,7 +1214,6 @@ def _default_executor() -> _ScanThreads:
         with _shared_threads_lock:
             if _shared_threads is None:
                 _shared_threads = _ScanThreads(DEFAULT_THREADS, batch=True)
-                atexit.register(_shared_threads.stop, _EXIT_GRACE_SECONDS)
             threads = _shared_threads
     return threads
 
@@ -1220,28 +1229,34 @@ def _default_checkers() -> _ScanThreads:
         with _shared_threads_lock:
             if _shared_checkers is None:
                 _shared_checkers = _ScanThreads(DEFAULT_THREADS, "rwalk-check")
-                atexit.register(_shared_checkers.stop, _EXIT_GRACE_SECONDS)
             checkers = _shared_checkers
     return checkers
 
 
 # Link checkers pinned one to a CPU, made when a walk's loop thread is first seen
-# there (at most _CPU_CHECKERS_MAX), keyed by CPU number.
+# there, keyed by CPU number.  At most this many: a loop thread migrates, so on a
+# large machine a long-lived program may meet most of its CPUs.
 _cpu_checkers: dict[int, _ScanThreads] = {}
-_CPU_CHECKERS_MAX = DEFAULT_THREADS
+_CPU_CHECKERS_MAX = 32
 # sched_getcpu() from the C library; None where there is none.  Looked up on first use.
 _getcpu: Callable[[], int] | None = None
 _getcpu_looked_up = False
 
 
 def _load_getcpu() -> Callable[[], int] | None:
-    """``sched_getcpu()`` from the C library, or None (not Linux, no ctypes, no symbol)."""
+    """``sched_getcpu()`` from the C library, or None (not Linux, no ctypes, no symbol).
+
+    Through ``PyDLL``, which keeps the GIL during the call: ``sched_getcpu`` never
+    blocks (the vDSO or one instruction), and a ``CDLL`` call gives the GIL up, so that
+    the loop could lose it to a busy thread before handing the check over (measured,
+    one CPU-bound thread beside it: 13 of 300 calls took over 1 ms; none with ``PyDLL``).
+    """
     if not sys.platform.startswith("linux") or not hasattr(os, "sched_setaffinity"):
         return None
     try:
         import ctypes  # here, not at import rwalk: ~2.5 ms, Linux only
 
-        getcpu = ctypes.CDLL(None).sched_getcpu
+        getcpu = ctypes.PyDLL(None).sched_getcpu
     except (ImportError, OSError, AttributeError):
         return None
     getcpu.restype = ctypes.c_int
@@ -1252,7 +1267,9 @@ def _load_getcpu() -> Callable[[], int] | None:
 def _checker_on_this_cpu() -> _ScanThreads | None:
     """The link checker pinned to the CPU the calling thread runs on (made if need be).
 
-    None where the CPU cannot be known, or when _CPU_CHECKERS_MAX CPUs have one.
+    None where the CPU cannot be known, or when _CPU_CHECKERS_MAX CPUs have one.  Why a
+    check goes there: see :meth:`_CheckHandoff.wait` and design.md ("Link checks on the
+    loop's own CPU").
     """
     global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
     if not _getcpu_looked_up:
@@ -1267,8 +1284,23 @@ def _checker_on_this_cpu() -> _ScanThreads | None:
             checker = _cpu_checkers.get(cpu)
             if checker is None and len(_cpu_checkers) < _CPU_CHECKERS_MAX:
                 checker = _cpu_checkers[cpu] = _ScanThreads(1, f"rwalk-check-cpu{cpu}", cpu=cpu)
-                atexit.register(checker.stop, _EXIT_GRACE_SECONDS)
     return checker
+
+
+def _stop_threads_at_exit(seconds: float = _EXIT_GRACE_SECONDS) -> None:
+    """Tell all of this process's rwalk threads to stop; wait ``seconds`` in all for them.
+
+    One deadline for every pool (one per pool would add up: a second for each pinned
+    checker stuck in a scan on a dead mount).  Reads the pools as they are now, so a
+    forked child never touches its parent's (whose locks a parent thread may have held
+    at the fork).
+    """
+    pools = [_shared_threads, _shared_checkers, *_cpu_checkers.values()]
+    threads = [thread for pool in pools if pool is not None for thread in pool.ask_to_stop()]
+    _join_all(threads, seconds)
+
+
+atexit.register(_stop_threads_at_exit)
 
 
 def _forget_threads_after_fork() -> None:
