@@ -30,14 +30,11 @@ import contextlib
 import errno
 import math
 import os
-import select
-import signal
 import subprocess
 import sys
 import threading
 import time
 import tracemalloc
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -47,6 +44,7 @@ from unittest import mock
 import pytest
 
 import rwalk
+from forking import report_from_child
 from rwalk import _aio, _scan
 
 WalkRecord = tuple[Any, list[Any], list[Any]]
@@ -1144,6 +1142,11 @@ def pinnable_cpu() -> int | None:
     return max(os.sched_getaffinity(0))
 
 
+needs_pinned_checkers = pytest.mark.skipif(
+    pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here"
+)
+
+
 @pytest.fixture
 def turns_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the walk in turns with one scan job, however slowly a loaded machine lists.
@@ -1192,6 +1195,19 @@ def check_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[
     return seen
 
 
+def assert_checked_by_shared_checkers_only(
+    check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
+) -> None:
+    """Every check ran on the shared checkers, and the loop slept for each."""
+    assert check_threads
+    for name, _ in check_threads:
+        assert name.startswith("rwalk-check-")
+        assert not name.startswith("rwalk-check-cpu")
+    # A checker on another CPU needs the GIL the loop would keep taking: it sleeps.
+    assert waits
+    assert not any(waits)
+
+
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """For each link check waited for in place: whether the loop waited by yielding."""
@@ -1206,7 +1222,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
-@pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+@needs_pinned_checkers
 @pytest.mark.usefixtures("turns_only")
 def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
     tree: Path,
@@ -1244,7 +1260,7 @@ def test_link_checks_run_on_the_checker_pinned_to_the_loops_cpu(
     assert any(waits)
 
 
-@pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+@needs_pinned_checkers
 @pytest.mark.usefixtures("turns_only")
 def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
     tree: Path, check_threads: list[tuple[str, frozenset[int]]], waits: list[bool]
@@ -1276,13 +1292,7 @@ def test_a_busy_pinned_checker_leaves_link_checks_to_the_shared_checkers(
         assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
     finally:
         release.set()
-    assert check_threads
-    for name, _ in check_threads:
-        assert name.startswith("rwalk-check-")
-        assert not name.startswith("rwalk-check-cpu")
-    # A checker on another CPU needs the GIL the loop would keep taking: it sleeps.
-    assert waits
-    assert not any(waits)
+    assert_checked_by_shared_checkers_only(check_threads, waits)
 
 
 @pytest.mark.parametrize(
@@ -1309,15 +1319,10 @@ def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
         monkeypatch.setattr(_aio, name, value)
     assert _aio._checker_on_this_cpu() is None
     assert run_walk(rwalk.awalk(tree)) == sync_walk(rwalk.walk(tree))
-    assert check_threads
-    for name, _ in check_threads:
-        assert name.startswith("rwalk-check-")
-        assert not name.startswith("rwalk-check-cpu")
-    assert waits
-    assert not any(waits)
+    assert_checked_by_shared_checkers_only(check_threads, waits)
 
 
-@pytest.mark.skipif(pinnable_cpu() is None, reason="no sched_getcpu or CPU affinity here")
+@needs_pinned_checkers
 @pytest.mark.usefixtures("turns_only")
 def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
     tree: Path,
@@ -1521,26 +1526,13 @@ def test_a_forked_child_makes_its_own_pinned_checkers(tree: Path) -> None:
     expected = sync_walk(rwalk.walk(tree))
     assert run_walk(rwalk.awalk(tree)) == expected
     assert _aio._cpu_checkers
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # 3.12+ warns that fork() in a process with threads may deadlock the child;
-        # the child here only walks and writes to a pipe.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        try:
-            os.close(read_end)
-            before = len(_aio._cpu_checkers)
-            same = run_walk(rwalk.awalk(tree)) == expected
-            os.write(write_end, repr((before, same, len(_aio._cpu_checkers) > 0)).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as reader:
-        if not select.select([reader], [], [], 60)[0]:  # a child that hangs: fail, not wait
-            os.kill(pid, signal.SIGKILL)
-        report = reader.read().decode()
-    os.waitpid(pid, 0)
+
+    def child() -> bytes:
+        before = len(_aio._cpu_checkers)
+        same = run_walk(rwalk.awalk(tree)) == expected
+        return repr((before, same, len(_aio._cpu_checkers) > 0)).encode()
+
+    report = report_from_child(child).decode()
     assert report == repr((0, True, True))
 
 

@@ -30,7 +30,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import pytest
 
 import cpython_walk
 import rwalk
+from forking import report_from_child
 from strategies import error_recorder
 
 WalkTuple = tuple[Any, list[Any], list[Any]]
@@ -377,32 +377,20 @@ def test_unreadable_directory_is_reported_when_not_root(world_reachable_tmp: Pat
     for directory in (top, top / "open"):
         os.chmod(directory, 0o755)
     os.chmod(top / "locked", 0o000)
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # 3.12+ warns that fork() in a process with threads may deadlock the child;
-        # the child here only walks and writes to a pipe.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        try:
-            os.close(read_end)
-            if os.getuid() == 0:
-                try:
-                    os.setgroups([])
-                    os.setgid(65534)
-                    os.setuid(65534)
-                except OSError as error:
-                    os.write(write_end, f"SKIP cannot drop privileges: {error}".encode())
-                    raise
-            errors, onerror = error_recorder()
-            dirpaths = [dirpath for dirpath, _, _ in rwalk.walk(str(top), onerror=onerror)]
-            os.write(write_end, repr((dirpaths, errors)).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        report = pipe.read().decode()
-    os.waitpid(pid, 0)
+
+    def child() -> bytes:
+        if os.getuid() == 0:
+            try:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            except OSError as error:
+                return f"SKIP cannot drop privileges: {error}".encode()
+        errors, onerror = error_recorder()
+        dirpaths = [dirpath for dirpath, _, _ in rwalk.walk(str(top), onerror=onerror)]
+        return repr((dirpaths, errors)).encode()
+
+    report = report_from_child(child).decode()
     os.chmod(top / "locked", 0o755)
     if report.startswith("SKIP "):
         pytest.skip(report[5:])
