@@ -202,58 +202,17 @@ def test_edits_have_no_effect_bottom_up(tree: Path) -> None:
     assert run_walk(rwalk.awalk(tree, topdown=False), edits) == expected
 
 
-@pytest.fixture
-def every_directory_settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let jobs stamp directories however recently they changed (see _scan.settled_stamp).
-
-    Otherwise the trees tests build, changed a moment ago, never get a stamp, and the
-    post-yield check never answers from one.
-    """
-    monkeypatch.setattr(_scan, "SETTLED_NS", -(10**18))
-
-
-def until_later_changes_show(top: Path) -> None:
-    """Return once any later change to ``top`` will carry a later time than its last.
-
-    Changes a scratch directory beside it until the file system's clock shows a time
-    past ``top``'s last change (on a kernel whose timestamps tick, a change within the
-    tick of the last one would keep its time: what settled_stamp's age guard, set aside
-    by every_directory_settled, is for).
-    """
-    last = os.stat(top).st_ctime_ns
-    probe = top.parent / f"{top.name}-clock-probe"
-    probe.mkdir()
-    while os.stat(probe).st_ctime_ns <= last:
-        (probe / "tick").mkdir()
-        (probe / "tick").rmdir()
-    probe.rmdir()
-
-
-@pytest.mark.parametrize(
-    "check", ["one lstat per name", "listing top again", "stamp, then listing top again"]
-)
+@pytest.mark.parametrize("check", ["one lstat per name", "listing top again"])
 def test_a_directory_replaced_by_a_link_after_its_parent_was_yielded_is_not_entered(
-    tree: Path, check: str, monkeypatch: pytest.MonkeyPatch
+    tree: Path, check: str
 ) -> None:
     """bpo-23605: the link check happens after the yield, as in os.walk.
 
-    Every way of checking: top has 4 subdirectory names among 7 entries, so while
+    Both ways of checking: top has 4 subdirectory names among 7 entries, so while
     directories list at CPU speed (pinned here: jobs never measure a slow directory)
     the check lists top again, and with the threshold out of reach it makes one
-    ``lstat`` per name.  With a stamp read when top was listed, the check sees that
-    top has changed since, and lists it again.
+    ``lstat`` per name.
     """
-    unchanged_checks: list[Any] = []
-    if check.startswith("stamp"):
-        monkeypatch.setattr(_scan, "SETTLED_NS", -(10**18))
-        until_later_changes_show(tree)
-        real_unchanged = _scan.subdirectories_to_enter_unchanged
-
-        def recording_unchanged(*arguments: Any) -> Any:
-            unchanged_checks.append(arguments[0])
-            return real_unchanged(*arguments)
-
-        monkeypatch.setattr(_aio, "subdirectories_to_enter_unchanged", recording_unchanged)
     listed = 0
     real_scandir = os.scandir
 
@@ -268,7 +227,7 @@ def test_a_directory_replaced_by_a_link_after_its_parent_was_yielded_is_not_ente
             os.rename(tree / "b", tree / "b-moved")
             (tree / "b").symlink_to("a")
 
-    names = 1_000_000 if check == "one lstat per name" else 4
+    names = 4 if check == "listing top again" else 1_000_000
     with (
         mock.patch.object(_aio, "_LISTED_CHECK_NAMES", names),
         mock.patch.object(_aio, "_SLOW_DIRECTORY_SECONDS", float("inf")),
@@ -280,59 +239,7 @@ def test_a_directory_replaced_by_a_link_after_its_parent_was_yielded_is_not_ente
     assert str(tree / "b") not in paths
     assert not any(path.startswith(str(tree / "b") + os.sep) for path in paths)
     assert str(tree / "a") in paths
-    assert listed == (1 if check == "one lstat per name" else 2)
-    if check.startswith("stamp"):
-        assert str(tree) in unchanged_checks
-
-
-def test_an_unchanged_directory_is_checked_by_one_stat_of_it(
-    tree: Path, every_directory_settled: None, turns_only: None
-) -> None:
-    # No directory is listed twice; islink is asked only about the names the listing
-    # typed as links; one stat of each directory after its listing, one after its yield.
-    expected = sync_walk(rwalk.walk(tree))
-    listings: list[str] = []
-    listed_at: dict[str, int] = {}
-    stamped_after: dict[str, int] = {}
-    stats: list[str] = []
-    asked: list[str] = []
-    real_scandir, real_stat, real_islink = os.scandir, os.stat, os.path.islink
-    real_settled_stamp = _scan.settled_stamp
-
-    def recording_scandir(path: Any) -> Any:
-        listings.append(os.fsdecode(path))
-        listed_at.setdefault(os.fsdecode(path), time.time_ns())
-        return real_scandir(path)
-
-    def recording_settled_stamp(path: Any, listed_after_ns: int) -> Any:
-        stamped_after[os.fsdecode(path)] = listed_after_ns
-        return real_settled_stamp(path, listed_after_ns)
-
-    def recording_stat(path: Any, *arguments: Any, **keywords: Any) -> Any:
-        stats.append(os.fsdecode(path))
-        return real_stat(path, *arguments, **keywords)
-
-    def recording_islink(path: Any) -> bool:
-        asked.append(os.fsdecode(path))
-        return real_islink(path)
-
-    with (
-        mock.patch("os.scandir", recording_scandir),
-        mock.patch("os.stat", recording_stat),
-        mock.patch("os.path.islink", recording_islink),
-        mock.patch.object(_aio, "settled_stamp", recording_settled_stamp),
-    ):
-        assert run_walk(rwalk.awalk(tree)) == expected
-    assert sorted(listings) == sorted(dirpath for dirpath, _, _ in expected)
-    # The age of a stamp is reckoned from a time before its directory's listing began.
-    assert sorted(stamped_after) == [str(tree), str(tree / "a")]
-    for path, listed_after in stamped_after.items():
-        assert listed_after <= listed_at[path]
-    # The link in top; the single subdirectories of b and a/a1 (one lstat each, which
-    # is cheaper than two stats of their parents).
-    assert sorted(asked) == sorted(str(tree / name) for name in ("link-to-a", "b/b1", "a/a1/deep"))
-    # Stamped: the directories with two subdirectories or more (top and a).
-    assert sorted(stats) == sorted([str(tree)] * 2 + [str(tree / "a")] * 2)
+    assert listed == (2 if check == "listing top again" else 1)
 
 
 def test_missing_top_yields_nothing_and_reports_it() -> None:
@@ -368,17 +275,11 @@ def test_deep_chain_under_a_low_recursion_limit(tmp_path: Path) -> None:
 @pytest.mark.parametrize("topdown", [True, False])
 @pytest.mark.parametrize("followlinks", [False, True])
 def test_no_file_system_call_runs_on_the_loop_thread(
-    tree: Path, topdown: bool, followlinks: bool, every_directory_settled: None
+    tree: Path, topdown: bool, followlinks: bool
 ) -> None:
-    callers: dict[str, set[int]] = {
-        "scandir": set(),
-        "entry": set(),
-        "islink": set(),
-        "stat": set(),
-    }
+    callers: dict[str, set[int]] = {"scandir": set(), "entry": set(), "islink": set()}
     real_scandir = os.scandir
     real_islink = os.path.islink
-    real_stat = os.stat
 
     class RecordingEntry:
         def __init__(self, entry: os.DirEntry[str]) -> None:
@@ -414,14 +315,9 @@ def test_no_file_system_call_runs_on_the_loop_thread(
         callers["islink"].add(threading.get_ident())
         return real_islink(path)
 
-    def recording_stat(path: Any, *arguments: Any, **keywords: Any) -> Any:
-        callers["stat"].add(threading.get_ident())
-        return real_stat(path, *arguments, **keywords)
-
     with (
         mock.patch("os.scandir", RecordingScandir),
         mock.patch("os.path.islink", recording_islink),
-        mock.patch("os.stat", recording_stat),
     ):
         expected = sync_walk(rwalk.walk(tree, topdown, None, followlinks))
         for calls in callers.values():
@@ -433,7 +329,6 @@ def test_no_file_system_call_runs_on_the_loop_thread(
     assert callers["entry"]
     if topdown and not followlinks:
         assert callers["islink"]  # the post-yield check did run, somewhere
-        assert callers["stat"]  # and stamps were read
     for calls in callers.values():
         assert loop_thread not in calls
 
@@ -1019,8 +914,8 @@ def test_link_checks_on_a_user_executor_are_not_kept_for_the_whole_walk(tmp_path
     schedulers: list[Any] = []
     start_scheduler = _aio._start_scheduler
 
-    def recording_start(*args: Any, **kwargs: Any) -> Any:
-        schedulers.append(start_scheduler(*args, **kwargs))
+    def recording_start(*args: Any) -> Any:
+        schedulers.append(start_scheduler(*args))
         return schedulers[-1]
 
     async def main() -> int:

@@ -61,10 +61,6 @@ class Settings:
     slow: bool
     """Every ``os.scandir`` waits 0.6 ms first (on disk): listing then waits on "I/O",
     and the walk runs several jobs on its shared frontier, in parallel."""
-    settled: bool
-    """Every directory counts as settled, however recently it changed, so that jobs
-    stamp the directories they list at CPU speed and the post-yield checks answer from
-    the stamps (see ``_scan.settled_stamp``)."""
 
 
 SETTINGS = st.builds(
@@ -72,7 +68,6 @@ SETTINGS = st.builds(
     concurrency=st.sampled_from([1, 2, 32]),
     read_ahead=st.sampled_from([0, 1, 4, 1024]),
     slow=st.booleans(),
-    settled=st.booleans(),
 )
 SLOW_SCANDIR_SECONDS = 0.0006
 
@@ -124,12 +119,7 @@ def assert_same_walks_on_disk(
         top = top_as(top_kind, root)
         expected = run_walk(cpython_walk.make_walk(os), top, options)
         assert run_walk(rwalk.walk, top, options) == expected
-        with (
-            slow_scandir() if settings.slow else contextlib.nullcontext(),
-            mock.patch.object(_scan, "SETTLED_NS", -(10**18))
-            if settings.settled
-            else contextlib.nullcontext(),
-        ):
+        with slow_scandir() if settings.slow else contextlib.nullcontext():
             actual = run_async(top, options, settings)
         assert actual == expected
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
-import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,18 +14,12 @@ from unittest import mock
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pyfakefs import fake_filesystem, fake_os
 
-from rwalk import _scan
 from rwalk._scan import (
-    SETTLED_NS,
-    DirectoryStamp,
     _fast_join,
     scan_directory,
-    settled_stamp,
     subdirectories_to_enter,
     subdirectories_to_enter_listed,
-    subdirectories_to_enter_unchanged,
 )
 
 PARTS = st.text("ab/é\udcff", max_size=4)
@@ -204,211 +196,3 @@ def test_the_check_by_listing_answers_for_a_top_it_cannot_list(top: Any) -> None
     names = ["a", "b"] if isinstance(top, str) else [b"a", b"b"]
     expected = subdirectories_to_enter(top, list(names), False)
     assert subdirectories_to_enter_listed(top, names) == expected
-
-
-# ---------------------------------------------------------------- the check by stamp
-
-
-def stamp_now(top: Any) -> DirectoryStamp:
-    """The stamp a job would read for ``top`` listed now, every change so far settled."""
-    stamp = settled_stamp(top, time.time_ns() + 2 * SETTLED_NS)
-    assert stamp is not None
-    return stamp
-
-
-def entered_by_scan(top: Any) -> list[Any]:
-    """The paths a job's listing of ``top`` types as directories, not links."""
-    listing = scan_directory(top, True, False)
-    assert not isinstance(listing, OSError)
-    return listing[2]
-
-
-def until_later_changes_show(top: Any) -> None:
-    """Return once any later change to ``top`` will carry a later time than its last.
-
-    Changes a scratch directory beside it until the file system's clock shows a time
-    past ``top``'s last change: on a kernel whose timestamps tick (1-10 ms), a change
-    within the tick of the last one would keep its time; it is what the age guard of
-    settled_stamp, set aside by stamp_now, is there for.
-    """
-    last = os.stat(top).st_ctime_ns
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(top))) as probe:
-        while os.stat(probe).st_ctime_ns <= last:
-            os.mkdir(os.path.join(probe, "tick"))
-            os.rmdir(os.path.join(probe, "tick"))
-
-
-def one_by_one(top: Any, dirnames: list[Any]) -> list[Any]:
-    return subdirectories_to_enter(top, dirnames, False)
-
-
-def test_a_stamp_vouches_only_for_a_directory_that_changed_long_enough_before(
-    tmp_path: Path,
-) -> None:
-    top = str(tmp_path)
-    status = os.stat(top)
-    assert stamp_now(top) == (status.st_dev, status.st_ino, status.st_ctime_ns, status.st_mtime_ns)
-    # Changed within SETTLED_NS before the listing began: no stamp.
-    last = max(status.st_ctime_ns, status.st_mtime_ns)
-    assert settled_stamp(top, time.time_ns()) is None
-    assert settled_stamp(top, last + SETTLED_NS) is None
-    assert settled_stamp(top, last + SETTLED_NS + 1) is not None
-    # A modification time set in the future (by hand) counts as a late change.
-    os.utime(top, ns=(status.st_atime_ns, last + 5 * SETTLED_NS))
-    assert settled_stamp(top, last + 2 * SETTLED_NS) is None
-    assert settled_stamp(str(tmp_path / "missing"), time.time_ns() + 2 * SETTLED_NS) is None
-
-
-def test_no_stamp_where_times_have_no_sub_second_digits(tmp_path: Path) -> None:
-    # Whole seconds: a file system that keeps no finer times (FAT, ext3, HFS+), or a
-    # time set by hand; two changes a second apart could then show the same time.
-    top = str(tmp_path)
-    status = os.stat(top)
-    later = time.time_ns() + 2 * SETTLED_NS
-    os.utime(top, ns=(status.st_atime_ns, 1_700_000_000 * 1_000_000_000))
-    assert settled_stamp(top, later) is None
-    os.utime(top, ns=(status.st_atime_ns, 1_700_000_000 * 1_000_000_000 + 1))
-    assert settled_stamp(top, later) is not None
-    # A whole-second change time (cannot be set by hand: a stat result stands in).
-    fields = list(os.stat(top))
-    hidden = [getattr(status, name) for name in ("st_atime", "st_mtime", "st_ctime")]
-    times_ns = [status.st_atime_ns, status.st_mtime_ns, 1_600_000_000 * 1_000_000_000]
-    whole_second_change = os.stat_result(fields + hidden + times_ns)
-    with mock.patch("os.stat", return_value=whole_second_change):
-        assert settled_stamp(top, later) is None
-
-
-def test_no_stamp_from_a_stand_in_file_system() -> None:
-    # pyfakefs never marks a directory's times when its entries change: its stat
-    # results (not the system's) give no stamp, however old the directory.
-    filesystem = fake_filesystem.FakeFilesystem()
-    filesystem.create_dir("/top/a")
-    with mock.patch.object(_scan, "os", fake_os.FakeOsModule(filesystem)):
-        assert settled_stamp("/top", time.time_ns() + 2 * SETTLED_NS) is None
-
-
-def test_the_check_by_stamp_lists_nothing_and_asks_islink_only_about_the_rest(
-    tmp_path: Path,
-) -> None:
-    for name in ("real", "other"):
-        (tmp_path / name).mkdir()
-    (tmp_path / "link").symlink_to("real")
-    top = str(tmp_path)
-    stamp, entered = stamp_now(top), entered_by_scan(top)
-    asked: list[str] = []
-    real_islink = os.path.islink
-
-    def recording_islink(path: str) -> bool:
-        asked.append(path)
-        return real_islink(path)
-
-    def refuse(*args: Any) -> Any:
-        raise AssertionError(f"called {args}")
-
-    names = ["other", "link", "added", "real"]
-    with mock.patch("os.path.islink", recording_islink), mock.patch("os.scandir", refuse):
-        paths = subdirectories_to_enter_unchanged(top, names, stamp, entered, refuse)
-    assert paths == [f"{top}/other", f"{top}/added", f"{top}/real"]
-    # The link and the name the caller added; never the two directories.
-    assert sorted(asked) == [f"{top}/added", f"{top}/link"]
-
-
-def test_the_check_by_stamp_leaves_it_to_the_other_check_once_top_changed(
-    tmp_path: Path,
-) -> None:
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-    top = str(tmp_path)
-    stamp, entered = stamp_now(top), entered_by_scan(top)
-    until_later_changes_show(top)
-    os.rename(tmp_path / "b", tmp_path / "b-moved")
-    (tmp_path / "b").symlink_to("a")
-    deferred: list[list[str]] = []
-
-    def otherwise(top: str, dirnames: list[str]) -> list[str]:
-        deferred.append(list(dirnames))
-        return one_by_one(top, dirnames)
-
-    assert subdirectories_to_enter_unchanged(top, ["a", "b"], stamp, entered, otherwise) == [
-        f"{top}/a"
-    ]
-    assert deferred == [["a", "b"]]
-    # Gone, or another directory in its place: the other check decides too.
-    shutil.rmtree(tmp_path / "b-moved")
-    os.unlink(tmp_path / "b")
-    os.rename(tmp_path, str(tmp_path) + "-moved")
-    os.mkdir(tmp_path)
-    assert subdirectories_to_enter_unchanged(top, ["a"], stamp, entered, otherwise) == [f"{top}/a"]
-    os.rmdir(tmp_path)
-    assert subdirectories_to_enter_unchanged(top, ["a"], stamp, entered, otherwise) == [f"{top}/a"]
-    assert deferred == [["a", "b"], ["a"], ["a"]]
-    os.rename(str(tmp_path) + "-moved", tmp_path)
-
-
-def test_the_check_by_stamp_trusts_only_paths_of_tops_own_type(tmp_path: Path) -> None:
-    # A path of another type (a str subclass made by a name's own __radd__) could
-    # compare equal to a listed path and name another file: islink decides.
-    (tmp_path / "real").mkdir()
-    top = str(tmp_path)
-    stamp, entered = stamp_now(top), entered_by_scan(top)
-
-    class EqualToAll(str):
-        __hash__ = str.__hash__
-
-        def __eq__(self, other: object) -> bool:
-            return True
-
-        def __radd__(self, other: str) -> str:
-            return EqualToAll(other + str(self))
-
-    class Sneaky(str):
-        def __radd__(self, other: str) -> str:
-            return EqualToAll(other + str(self))
-
-    asked: list[str] = []
-
-    def recording_islink(path: str) -> bool:
-        asked.append(path)
-        return True
-
-    with mock.patch("os.path.islink", recording_islink):
-        names: list[str] = ["real", Sneaky("real")]
-        paths = subdirectories_to_enter_unchanged(top, names, stamp, entered, one_by_one)
-    assert paths == [f"{top}/real"]
-    assert asked == [f"{top}/real"]
-    assert type(asked[0]) is EqualToAll
-
-
-@given(
-    entries=st.dictionaries(ENTRY_NAMES, st.sampled_from(KINDS), max_size=7),
-    changes=st.dictionaries(ENTRY_NAMES, st.sampled_from((*KINDS, "removed")), max_size=3),
-    picks=st.lists(
-        st.tuples(st.one_of(ENTRY_NAMES, OTHER_NAMES), st.sampled_from([0, 0, 0, 1, 2])),
-        max_size=9,
-    ),
-    as_bytes=st.booleans(),
-)
-def test_the_check_by_stamp_answers_as_one_islink_per_name(
-    entries: dict[str, str], changes: dict[str, str], picks: list[tuple[str, int]], as_bytes: bool
-) -> None:
-    # Any directory, stamped and listed; any changes to its entries after that; any
-    # dirnames a caller can leave: the same paths as islink per name, after the changes.
-    with tempfile.TemporaryDirectory() as temporary:
-        for name, kind in entries.items():
-            make_entry(temporary, name, kind)
-        top: Any = os.fsencode(temporary) if as_bytes else temporary
-        stamp, entered = stamp_now(top), entered_by_scan(top)
-        if changes:
-            until_later_changes_show(temporary)
-        for name, kind in changes.items():
-            path = os.path.join(temporary, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.rmdir(path)
-            elif os.path.lexists(path):
-                os.unlink(path)
-            if kind != "removed":
-                make_entry(temporary, name, kind)
-        dirnames = [as_caller_name(name, kind, as_bytes) for name, kind in picks]
-        expected = subdirectories_to_enter(top, list(dirnames), False)
-        actual = subdirectories_to_enter_unchanged(top, dirnames, stamp, entered, one_by_one)
-        assert actual == expected

@@ -50,15 +50,12 @@ from typing import Any, AnyStr, Generic, TypeAlias
 from ._options import WalkOptions, check_walk_arguments, make_options
 from ._scan import (
     DirectoryId,
-    DirectoryStamp,
     Listing,
     choose_directories,
     directory_id,
     scan_directory,
-    settled_stamp,
     subdirectories_to_enter,
     subdirectories_to_enter_listed,
-    subdirectories_to_enter_unchanged,
 )
 from ._walk import (
     EntryTuple,
@@ -127,11 +124,6 @@ _CHECK_WAIT_SECONDS = 0.0002
 # thread the ten lstats took 39 us of a 58 us check.
 _LISTED_CHECK_NAMES = 4
 _LISTED_CHECK_ENTRIES_PER_NAME = 2
-# A job listing at CPU speed stamps a directory with at least this many subdirectories
-# (one stat after its listing); the post-yield check then costs one more stat while the
-# directory is unchanged (_scan.subdirectories_to_enter_unchanged) instead of a listing
-# or an lstat per name.  For a single name, two stats cost more than its lstat.
-_STAMPED_CHECK_NAMES = 2
 # How long the loop thread waits in place for a listing while jobs share the frontier,
 # before awaiting it through the event loop.  Measured on the latency tree (interleaved
 # with os.walk rounds): 0.5 ms 163-173 ms, 1 ms 197-213 ms, no in-place wait 205-239 ms.
@@ -265,7 +257,6 @@ class _Directory(Generic[AnyStr]):
         "parent",
         "path",
         "result",
-        "stamp",
         "state",
         "ticket",
     )
@@ -291,9 +282,6 @@ class _Directory(Generic[AnyStr]):
         self.children: dict[AnyStr, _Directory[AnyStr]] | None = None
         # Pruned by the caller (or below a pruned directory): never shown.
         self.discarded = False
-        # Read by the job that listed it, for the post-yield link check (top-down):
-        # see _scan.settled_stamp.
-        self.stamp: DirectoryStamp | None = None
 
 
 def _key_of(node: _Directory[AnyStr]) -> tuple[int, ...]:
@@ -357,7 +345,6 @@ class _Scheduler(Generic[AnyStr]):
         read_ahead: int,
         *,
         options: WalkOptions | None = None,
-        stamps: bool = False,
     ) -> None:
         self._loop = loop
         self._executor = executor
@@ -365,9 +352,6 @@ class _Scheduler(Generic[AnyStr]):
         # A walk with options lists each directory as rwalk.walk's walk with options
         # does (entries kept, sorted, no enter paths below max_depth).
         self._options = options
-        # Jobs stamp the directories they list at CPU speed, for the post-yield link
-        # check (a top-down walk without followlinks or options).
-        self._stamps = stamps
         # The device of top, once read (one_filesystem).
         self.top_device: int | None = None
         self._concurrency = concurrency
@@ -497,18 +481,11 @@ class _Scheduler(Generic[AnyStr]):
                 self._turn_taken = time.perf_counter()
 
     async def subdirectories_to_enter(
-        self,
-        top: AnyStr,
-        dirnames: list[AnyStr],
-        entries: int,
-        stamp: DirectoryStamp | None = None,
-        entered: list[AnyStr] | None = None,
+        self, top: AnyStr, dirnames: list[AnyStr], entries: int
     ) -> list[AnyStr]:
         """Run the post-yield link check on a worker, as ``os.walk`` runs it after a yield.
 
-        ``entries``: how many entries ``top`` had when it was scanned; ``stamp`` and
-        ``entered``: the job's stamp of ``top`` and the subdirectories its listing typed
-        as not links (see _scan.subdirectories_to_enter_unchanged).
+        ``entries``: how many entries ``top`` had when it was scanned.
         """
         if self._followlinks:
             # Only joins names: no file-system call, no need for a thread.
@@ -517,7 +494,6 @@ class _Scheduler(Generic[AnyStr]):
         # reads them), whatever the caller does with its list later.
         names = list(dirnames)
         count = len(names)
-        check: Callable[[AnyStr, list[AnyStr]], list[AnyStr]]
         if (
             self._wait_ratio < _CPU_BOUND_RATIO
             and count >= _LISTED_CHECK_NAMES
@@ -525,16 +501,9 @@ class _Scheduler(Generic[AnyStr]):
         ):
             # Directories list at CPU speed: listing top again costs less than one
             # lstat per name, with the same answers (see subdirectories_to_enter_listed).
-            check = subdirectories_to_enter_listed
+            paths: list[AnyStr] = await self.after_yield(subdirectories_to_enter_listed, top, names)
         else:
-            check = _subdirectories_to_enter_one_by_one
-        if stamp is not None and entered:
-            # Unchanged since the job listed it (one stat): that listing answers.
-            paths: list[AnyStr] = await self.after_yield(
-                subdirectories_to_enter_unchanged, top, names, stamp, entered, check
-            )
-        else:
-            paths = await self.after_yield(check, top, names)
+            paths = await self.after_yield(subdirectories_to_enter, top, names, False)
         return paths
 
     async def after_yield(self, check: Callable[..., Any], *arguments: Any) -> Any:
@@ -666,9 +635,6 @@ class _Scheduler(Generic[AnyStr]):
         own: list[_Directory[AnyStr]] = []
         started = epoch_started = clock()
         epoch_cpu = thread_time()
-        # Before any listing of this job began (see _scan.settled_stamp).
-        stamps = self._stamps
-        listed_after = time.time_ns() if stamps else 0
         scanned = 0
         node: _Directory[AnyStr] | None = None
         result: _ScanResult[AnyStr] | None = None
@@ -731,12 +697,6 @@ class _Scheduler(Generic[AnyStr]):
                     }
                     if options is not None and options.needs_device_and_inode:
                         children = self._worth_listing(children, node, options)
-                    elif (
-                        stamps
-                        and len(children) >= _STAMPED_CHECK_NAMES
-                        and self._wait_ratio < _CPU_BOUND_RATIO
-                    ):
-                        node.stamp = settled_stamp(node.path, listed_after)
                 slow = now - scan_started >= _SLOW_DIRECTORY_SECONDS
         except BaseException as error:  # scans catch what they raise: this is a bug
             if not ended:
@@ -1505,11 +1465,6 @@ def awalk_entries(
     )
 
 
-def _subdirectories_to_enter_one_by_one(top: AnyStr, dirnames: list[AnyStr]) -> list[AnyStr]:
-    """The post-yield check as ``os.walk`` makes it: ``os.path.islink`` per name."""
-    return subdirectories_to_enter(top, dirnames, False)
-
-
 def _check_scheduling(executor: object, concurrency: int, read_ahead: int) -> None:
     """The call-time checks of awalk's own arguments (see check_walk_arguments)."""
     _check_executor(executor)
@@ -1587,9 +1542,7 @@ def _start_scheduler(
     followlinks: bool,
     concurrency: int,
     read_ahead: int,
-    *,
     options: WalkOptions | None = None,
-    stamps: bool = False,
 ) -> _Scheduler[AnyStr]:
     # Called from inside the generators, at the first __anext__: only then is the
     # event loop known (awalk() itself may be called outside any loop).
@@ -1600,7 +1553,6 @@ def _start_scheduler(
         concurrency,
         read_ahead,
         options=options,
-        stamps=stamps,
     )
 
 
@@ -1614,14 +1566,7 @@ async def _walk_top_down(
     read_ahead: int,
 ) -> AsyncGenerator[WalkTuple[AnyStr], None]:
     """Parent before children, following the caller's edits to ``dirnames``."""
-    scheduler: _Scheduler[AnyStr] = _start_scheduler(
-        # POSIX: Windows' st_ctime is the creation time.
-        executor,
-        followlinks,
-        concurrency,
-        read_ahead,
-        stamps=not followlinks and os.name == "posix",
-    )
+    scheduler: _Scheduler[AnyStr] = _start_scheduler(executor, followlinks, concurrency, read_ahead)
     try:
         # The nodes still to visit; the last is next.  An explicit stack, as in
         # CPython 3.13's os.walk, so that depth costs nothing.
@@ -1634,15 +1579,13 @@ async def _walk_top_down(
             if not isinstance(result, tuple):
                 await _report_failed_scan(onerror, result)
                 continue
-            dirnames, filenames, entered = result
+            dirnames, filenames, _ = result
             path = node.path
             entries = len(dirnames) + len(filenames)
             yield path, dirnames, filenames
             # The caller has had its chance to prune or reorder dirnames.
             if dirnames:
-                paths = await scheduler.subdirectories_to_enter(
-                    path, dirnames, entries, node.stamp, entered
-                )
+                paths = await scheduler.subdirectories_to_enter(path, dirnames, entries)
                 children = scheduler.adopt(node, paths)
                 children.reverse()
                 pending += children
@@ -1769,7 +1712,7 @@ async def _walk_with_options(
     meets them, finished tuples (bottom-up), and where a directory's subtree ends.
     """
     scheduler: _Scheduler[AnyStr] = _start_scheduler(
-        executor, followlinks, concurrency, read_ahead, options=options
+        executor, followlinks, concurrency, read_ahead, options
     )
     try:
         root = _Directory(top)

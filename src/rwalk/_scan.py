@@ -28,7 +28,6 @@ _WALK_SYMLINKS_AS_FILES: object = getattr(os, "_walk_symlinks_as_files", object(
 
 __all__ = (
     "DirectoryId",
-    "DirectoryStamp",
     "EntryListing",
     "Listing",
     "TypedEntry",
@@ -38,10 +37,8 @@ __all__ = (
     "scan_directory",
     "scan_entries",
     "scan_typed_entries",
-    "settled_stamp",
     "subdirectories_to_enter",
     "subdirectories_to_enter_listed",
-    "subdirectories_to_enter_unchanged",
     "without_links",
 )
 
@@ -243,96 +240,6 @@ def subdirectories_to_enter_listed(top: AnyStr, dirnames: list[AnyStr]) -> list[
     islink = os.path.islink
     return subdirectories_to_enter(
         top, dirnames, False, lambda path: path not in not_links and islink(path)
-    )
-
-
-DirectoryStamp: TypeAlias = tuple[int, int, int, int]
-"""``(st_dev, st_ino, st_ctime_ns, st_mtime_ns)`` of a directory, links followed.
-
-Adding, removing or renaming an entry of a directory marks its change and modification
-times for update (POSIX: ``link``, ``unlink``, ``rmdir``, ``rename``, ``symlink``,
-``mkdir``...), so the same stamp read twice means the same entries in between, as long
-as the file system's clock has moved on since the directory last changed: see
-:func:`settled_stamp`.
-"""
-
-# How long before a listing began a directory must have last changed for its stamp to
-# vouch for the listing: far more than any file-system timestamp granularity that shows
-# sub-second digits (a clock tick, 1-10 ms; FAT's 10 ms) and than the kernel's coarse
-# clock lags the real one, so that a change made after the listing cannot get the
-# same time as the last one before it.
-SETTLED_NS = 1_000_000_000
-
-
-# What os.stat returns from the system itself.  A stand-in file system (pyfakefs) or a
-# mock returns something else, and need not mark a directory's times for update on
-# every change of its entries (pyfakefs does not): no stamp then.
-_SYSTEM_STAT_RESULT = os.stat_result
-
-
-def _stamp(path: AnyStr) -> DirectoryStamp | None:
-    try:
-        status = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    if type(status) is not _SYSTEM_STAT_RESULT:
-        return None
-    return status.st_dev, status.st_ino, status.st_ctime_ns, status.st_mtime_ns
-
-
-def settled_stamp(path: AnyStr, listed_after_ns: int) -> DirectoryStamp | None:
-    """The stamp of the directory ``path`` just listed, if it vouches for that listing.
-
-    Read right after the listing: ``None`` (no stamp) unless the directory last
-    changed at least :data:`SETTLED_NS` before ``listed_after_ns`` (a ``time.time_ns()``
-    taken before the listing began) and both its times show sub-second digits.
-    Then no entry changed between the listing and this call (a change made meanwhile
-    would carry a later time), and :func:`subdirectories_to_enter_unchanged` can tell
-    later, with one ``stat``, whether any has changed since.  Whole-second times are a
-    file system that keeps coarse ones (FAT keeps 2 s, ext3 and HFS+ 1 s), or a time
-    set by hand (``touch``, an archive's): two changes could then share one time.
-    """
-    stamp = _stamp(path)
-    if stamp is None:
-        return None
-    changed, modified = stamp[2], stamp[3]
-    if not (changed % 1_000_000_000 and modified % 1_000_000_000):
-        return None
-    if max(changed, modified) >= listed_after_ns - SETTLED_NS:
-        return None
-    return stamp
-
-
-def subdirectories_to_enter_unchanged(
-    top: AnyStr,
-    dirnames: list[AnyStr],
-    stamp: DirectoryStamp,
-    entered: list[AnyStr],
-    otherwise: Callable[[AnyStr, list[AnyStr]], list[AnyStr]],
-) -> list[AnyStr]:
-    """:func:`subdirectories_to_enter` without ``followlinks``, from the scan's listing.
-
-    ``stamp`` is :func:`settled_stamp` read when ``top`` was listed, and ``entered`` the
-    paths of the subdirectories that listing typed as directories and not links (a
-    bottom-up scan's ``enter_paths``).  If ``top``'s stamp is the same now, after the
-    yield, no entry of ``top`` has been added, removed or replaced since the listing:
-    a path in ``entered`` is still not a link, as ``os.path.islink`` would say, and one
-    ``stat`` of ``top`` answers for all of them.  Every other name (one the caller
-    added, a link, an entry that could not be typed) goes to ``islink`` itself.  If the
-    stamp has changed (or ``top`` cannot be read), ``otherwise(top, dirnames)`` decides.
-    """
-    if _stamp(top) != stamp:
-        return otherwise(top, dirnames)
-    kind = type(top)
-    not_links = set(entered)
-    islink = os.path.islink
-    return subdirectories_to_enter(
-        top,
-        dirnames,
-        False,
-        # The exact path the listing typed, of exactly its type: a str subclass could
-        # compare equal while naming something else.
-        lambda path: not (type(path) is kind and path in not_links) and islink(path),
     )
 
 
