@@ -1048,6 +1048,19 @@ def test_rwalks_threads_run_work_that_comes_after_they_were_stopped() -> None:
     threads.stop(10)
 
 
+def run_once(threads: _aio._ScanThreads, task: Callable[[], object]) -> None:
+    """Run ``task`` on one of ``threads``, wait for it to end, then stop the threads."""
+    ran = threading.Event()
+
+    def body() -> None:
+        task()
+        ran.set()
+
+    threads.run(body)
+    assert ran.wait(10)
+    threads.stop(10)
+
+
 def batch_scheduling_is_granted() -> bool:
     """Whether a new thread of this process may switch itself to ``SCHED_BATCH``."""
     if not hasattr(os, "SCHED_BATCH") or os.sched_getscheduler(0) != os.SCHED_OTHER:
@@ -1101,15 +1114,7 @@ def test_scan_threads_keep_a_policy_other_than_the_default() -> None:
     def idle_caller() -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # lowering: allowed
         threads = _aio._ScanThreads(1, "rwalk-test", batch=True)
-        ran = threading.Event()
-
-        def record() -> None:
-            seen.append(os.sched_getscheduler(0))
-            ran.set()
-
-        threads.run(record)
-        assert ran.wait(10)
-        threads.stop(10)
+        run_once(threads, lambda: seen.append(os.sched_getscheduler(0)))
 
     caller = threading.Thread(target=idle_caller)
     caller.start()
@@ -1125,11 +1130,7 @@ def test_scan_threads_work_where_batch_scheduling_is_refused(
 
     monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
     monkeypatch.setattr(os, "SCHED_BATCH", 3, raising=False)
-    threads = _aio._ScanThreads(1, "rwalk-test", batch=True)
-    ran = threading.Event()
-    threads.run(ran.set)
-    assert ran.wait(10)
-    threads.stop(10)
+    run_once(_aio._ScanThreads(1, "rwalk-test", batch=True), lambda: None)
 
 
 def pinnable_cpu() -> int | None:
@@ -1487,17 +1488,11 @@ def test_load_getcpu_finds_nothing_off_linux(monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_a_pinned_checker_runs_on_its_cpu_only() -> None:
     cpu = max(os.sched_getaffinity(0))
-    threads = _aio._ScanThreads(1, "rwalk-test", cpu=cpu)
     seen: list[set[int]] = []
-    ran = threading.Event()
-
-    def record() -> None:
-        seen.append(os.sched_getaffinity(0))
-        ran.set()
-
-    threads.run(record)  # from this thread, which may run on every CPU
-    assert ran.wait(10)
-    threads.stop(10)
+    # Started from this thread, which may run on every CPU.
+    run_once(
+        _aio._ScanThreads(1, "rwalk-test", cpu=cpu), lambda: seen.append(os.sched_getaffinity(0))
+    )
     assert seen == [{cpu}]
 
 
@@ -1510,11 +1505,7 @@ def test_a_pinned_checker_works_where_pinning_is_refused(
         raise refusal
 
     monkeypatch.setattr(os, "sched_setaffinity", refuse)
-    threads = _aio._ScanThreads(1, "rwalk-test", cpu=0)
-    ran = threading.Event()
-    threads.run(ran.set)
-    assert ran.wait(10)
-    threads.stop(10)
+    run_once(_aio._ScanThreads(1, "rwalk-test", cpu=0), lambda: None)
 
 
 @pytest.mark.skipif(
