@@ -1084,7 +1084,10 @@ def batch_scheduling_is_granted() -> bool:
 @pytest.mark.skipif(
     not batch_scheduling_is_granted(), reason="no SCHED_BATCH here, or not from SCHED_OTHER"
 )
-def test_rwalks_scan_threads_ask_for_batch_scheduling_and_nothing_else_does(tree: Path) -> None:
+@pytest.mark.usefixtures("turns_only")
+def test_scan_threads_and_pinned_checkers_ask_for_batch_scheduling_and_nothing_else(
+    tree: Path,
+) -> None:
     policy = os.sched_getscheduler(0)
     assert len(run_walk(rwalk.awalk(tree))) == len(sync_walk(rwalk.walk(tree)))
     threads = _aio._shared_threads
@@ -1095,14 +1098,21 @@ def test_rwalks_scan_threads_ask_for_batch_scheduling_and_nothing_else_does(tree
     for thread in scanners:
         assert thread.native_id is not None
         assert os.sched_getscheduler(thread.native_id) == os.SCHED_BATCH
-    # The caller's thread (the loop's) keeps its policy, and the link checkers (started
-    # from it) have the same.
+    # The caller's thread (the loop's) keeps its policy, and so do the shared link
+    # checkers (started from it).  The checkers pinned to the loop's CPU are batch
+    # threads: woken on the loop's own CPU, a default-policy checker preempted the loop
+    # and then waited for the GIL that the loop still held.
     assert os.sched_getscheduler(0) == policy != os.SCHED_BATCH
-    pools = [_aio._shared_checkers, *_aio._cpu_checkers.values()]
-    for checkers in pools:
-        for thread in checkers._threads if checkers is not None else []:
-            assert thread.native_id is not None
-            assert os.sched_getscheduler(thread.native_id) == policy
+    shared = _aio._shared_checkers
+    for thread in shared._threads if shared is not None else []:
+        assert thread.native_id is not None
+        assert os.sched_getscheduler(thread.native_id) == policy
+    pinned = [thread for pool in _aio._cpu_checkers.values() for thread in pool._threads]
+    if _aio._load_getcpu() is not None:
+        assert pinned  # the walk's checks went to the checker on the loop's CPU
+    for thread in pinned:
+        assert thread.native_id is not None
+        assert os.sched_getscheduler(thread.native_id) == os.SCHED_BATCH
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")

@@ -1081,7 +1081,7 @@ class _ScanThreads:
 
     With ``cpu``, each thread asks to run on that CPU only, and ``pinned`` says
     whether that was granted (if refused, the thread runs wherever the kernel puts it).
-    The link checkers pinned one to each CPU are such pools.
+    The link checkers pinned one to each CPU are such pools, batch threads too.
     """
 
     def __init__(
@@ -1283,7 +1283,13 @@ def _checker_on_this_cpu() -> _ScanThreads | None:
         with _shared_threads_lock:
             checker = _cpu_checkers.get(cpu)
             if checker is None and len(_cpu_checkers) < _CPU_CHECKERS_MAX:
-                checker = _cpu_checkers[cpu] = _ScanThreads(1, f"rwalk-check-cpu{cpu}", cpu=cpu)
+                # A batch thread: woken by the loop on the loop's own CPU, a thread of
+                # the default policy preempted the loop at once, only to wait for the
+                # GIL the loop still held (2.2 switches of the loop per check, against
+                # 1; an empty check there and back 14-15 us, against 6 us).
+                checker = _cpu_checkers[cpu] = _ScanThreads(
+                    1, f"rwalk-check-cpu{cpu}", batch=True, cpu=cpu
+                )
     return checker
 
 
