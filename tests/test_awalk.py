@@ -1048,6 +1048,44 @@ def test_rwalks_threads_run_work_that_comes_after_they_were_stopped() -> None:
     threads.stop(10)
 
 
+@pytest.mark.parametrize("submit", ["run", "try_run"])
+def test_work_submitted_while_rwalks_threads_stop_still_runs(submit: str) -> None:
+    # The stop is queued as one "stop" per thread.  Work submitted right after it, before
+    # an idle thread has taken its stop, was queued behind the stops with no thread left
+    # to run it (found in review: 50 of 50 tasks lost).  No waiting for the threads to
+    # end here, unlike the test above: the race is in the moments after the stop.
+    for _ in range(20):
+        threads = _aio._ScanThreads(1, "rwalk-test")
+        idle = threading.Event()
+        threads.run(idle.set)
+        assert idle.wait(10)
+        stopped = threads.ask_to_stop()
+        ran = threading.Event()
+        assert getattr(threads, submit)(ran.set) is not False
+        assert ran.wait(10)
+        _aio._join_all(stopped, 10)
+        assert not any(thread.is_alive() for thread in stopped)
+        threads.stop(10)
+
+
+def test_work_queued_before_rwalks_threads_stop_still_runs() -> None:
+    threads = _aio._ScanThreads(1, "rwalk-test")
+    busy, release, queued = threading.Event(), threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        busy.set()
+        release.wait(10)
+
+    threads.run(occupy)
+    assert busy.wait(10)
+    threads.run(queued.set)  # waits for the one thread, which is busy
+    stopped = threads.ask_to_stop()
+    release.set()
+    assert queued.wait(10)  # run by the stopped thread before it takes its stop
+    _aio._join_all(stopped, 10)
+    assert not any(thread.is_alive() for thread in stopped)
+
+
 def run_once(threads: _aio._ScanThreads, task: Callable[[], object]) -> None:
     """Run ``task`` on one of ``threads``, wait for it to end, then stop the threads."""
     ran = threading.Event()

@@ -1094,9 +1094,12 @@ class _ScanThreads:
         self.pinned = False
         self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # The threads serving _tasks.  A stop hands them (and the tasks queued so far)
+        # a queue of their own, so that work coming after a stop gets threads of its
+        # own (see ask_to_stop).
         self._threads: list[threading.Thread] = []
-        # Threads waiting for a task, and tasks waiting for a thread: a task must never
-        # wait behind another while a thread could still be started.
+        # Threads waiting for a task from _tasks, and tasks waiting there for a thread:
+        # a task must never wait behind another while a thread could still be started.
         self._idle = 0
         self._queued = 0
 
@@ -1121,7 +1124,10 @@ class _ScanThreads:
             self._queued += 1
             if self._queued > self._idle and len(self._threads) < self._size:
                 thread = threading.Thread(
-                    target=self._serve, name=f"{self._name}-{len(self._threads)}", daemon=True
+                    target=self._serve,
+                    args=(self._tasks,),
+                    name=f"{self._name}-{len(self._threads)}",
+                    daemon=True,
                 )
                 self._threads.append(thread)
                 # Counted idle from now, so that the next task does not start another.
@@ -1132,7 +1138,7 @@ class _ScanThreads:
             thread.start()
         return True
 
-    def _serve(self) -> None:
+    def _serve(self, tasks: queue.SimpleQueue[Callable[[], None] | None]) -> None:
         if self._batch:
             _schedule_as_batch()
         if self._cpu is not None:
@@ -1141,37 +1147,49 @@ class _ScanThreads:
                 # thread still checks, from wherever the kernel runs it.
                 os.sched_setaffinity(0, {self._cpu})
                 self.pinned = True
-        get = self._tasks.get
+        get = tasks.get
         lock = self._lock
         while True:
             task = get()
+            if task is None:
+                return  # stopped: every task queued before the stop has been taken
             with lock:
-                self._idle -= 1
-                if task is None:
-                    # Gone from the pool: work that comes after a stop (an exit handler
-                    # that walks) starts a new thread instead of waiting for this one.
-                    self._threads.remove(threading.current_thread())
-                    return
-                self._queued -= 1
+                # Still the pool's queue (not stopped): count this thread busy.
+                current = tasks is self._tasks
+                if current:
+                    self._queued -= 1
+                    self._idle -= 1
             try:
                 task()
             except BaseException:
                 pass
             finally:
                 task = None
-            with lock:
-                self._idle += 1
+            if current:
+                with lock:
+                    if tasks is self._tasks:
+                        self._idle += 1
 
     def stop(self, seconds: float) -> None:
         """Ask every thread to stop, and wait up to ``seconds`` in all for them."""
         _join_all(self.ask_to_stop(), seconds)
 
     def ask_to_stop(self) -> list[threading.Thread]:
-        """Tell every thread to stop once it is idle; the threads, to wait for."""
+        """Tell every thread to stop once it is idle; the threads, to wait for.
+
+        They keep the queue they served, with the tasks already in it, and each ends
+        when it takes its stop: work that comes later (an exit handler that walks, or a
+        thread that submits while the stop is under way) goes to a new queue and
+        starts threads of its own, instead of queuing behind the stops (found in
+        review: such a task was accepted and never run).
+        """
         with self._lock:
-            threads = list(self._threads)
+            threads, tasks = self._threads, self._tasks
+            self._threads, self._tasks = [], queue.SimpleQueue()
+            self._idle = self._queued = 0
+        # Behind the tasks already queued: one stop for each thread of that queue.
         for _ in threads:
-            self._tasks.put(None)
+            tasks.put(None)
         return threads
 
 
