@@ -102,7 +102,8 @@ def shared_threads_idle() -> bool:
     if threads is None:
         return True
     with threads._lock:
-        return threads._queued == 0 and threads._idle == len(threads._threads)
+        generation = threads._generation
+        return generation.queued == 0 and generation.idle == len(generation.threads)
 
 
 def open_descriptors() -> set[str]:
@@ -1084,6 +1085,95 @@ def test_work_queued_before_rwalks_threads_stop_still_runs() -> None:
     assert queued.wait(10)  # run by the stopped thread before it takes its stop
     _aio._join_all(stopped, 10)
     assert not any(thread.is_alive() for thread in stopped)
+    assert counts(threads) == (0, 0, 0)  # none of it counted in the new generation
+
+
+def counts(threads: _aio._ScanThreads) -> tuple[int, int, int]:
+    """Tasks queued, threads idle, and threads of the pool's current generation."""
+    with threads._lock:
+        generation = threads._generation
+        return generation.queued, generation.idle, len(generation.threads)
+
+
+def test_a_thread_stopped_while_busy_leaves_the_new_threads_counts_alone() -> None:
+    # A thread busy at the stop that ends afterwards must not count itself idle (or
+    # busy) among the threads started after the stop: work would then wait for it.
+    threads = _aio._ScanThreads(2, "rwalk-test")
+    busy, release = threading.Event(), threading.Event()
+    second_busy, second_release = threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        busy.set()
+        release.wait(10)
+
+    def occupy_too() -> None:
+        second_busy.set()
+        second_release.wait(20)
+
+    threads.run(occupy)
+    assert busy.wait(10)
+    stopped = threads.ask_to_stop()
+    threads.run(occupy_too)  # a thread of the new generation, busy
+    assert second_busy.wait(10)
+    release.set()
+    _aio._join_all(stopped, 10)  # the old thread finished its task and took its stop
+    assert not any(thread.is_alive() for thread in stopped)
+    assert counts(threads) == (0, 0, 1)
+    ran = threading.Event()
+    threads.run(ran.set)  # starts a second thread: the first is still busy
+    try:
+        assert ran.wait(10)
+    finally:
+        second_release.set()
+        threads.stop(10)
+
+
+def test_a_stop_while_a_thread_is_being_started_does_not_raise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # At exit, _stop_threads_at_exit may find a thread that a submit in another thread
+    # has made and not yet started: joining it raised, and ended the exit handler.
+    threads = _aio._ScanThreads(1, "rwalk-test")
+    starting, go = threading.Event(), threading.Event()
+    real_start = threading.Thread.start
+
+    def slow_start(thread: threading.Thread) -> None:
+        if thread.name.startswith("rwalk-test"):
+            starting.set()
+            go.wait(10)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", slow_start)
+    ran = threading.Event()
+    submitter = threading.Thread(target=threads.run, args=(ran.set,))
+    submitter.start()
+    assert starting.wait(10)
+    try:
+        threads.stop(0.1)
+    finally:
+        go.set()
+        submitter.join(10)
+    assert ran.wait(10)  # the task it was made for still runs, then the thread stops
+
+
+def test_a_thread_that_cannot_start_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads = _aio._ScanThreads(1, "rwalk-test")
+    real_start = threading.Thread.start
+
+    def refuse(thread: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    first = threading.Event()
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        threads.run(first.set)
+    assert counts(threads) == (1, 0, 0)  # queued, with no thread counted for it
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    second = threading.Event()
+    threads.run(second.set)  # starts a thread, which takes both in order
+    assert first.wait(10)
+    assert second.wait(10)
+    threads.stop(10)
 
 
 def run_once(threads: _aio._ScanThreads, task: Callable[[], object]) -> None:
@@ -1131,7 +1221,7 @@ def test_scan_threads_and_pinned_checkers_ask_for_batch_scheduling_and_nothing_e
     threads = _aio._shared_threads
     assert threads is not None
     with threads._lock:
-        scanners = list(threads._threads)
+        scanners = list(threads._generation.threads)
     assert scanners
     for thread in scanners:
         assert thread.native_id is not None
@@ -1142,10 +1232,10 @@ def test_scan_threads_and_pinned_checkers_ask_for_batch_scheduling_and_nothing_e
     # and then waited for the GIL that the loop still held.
     assert os.sched_getscheduler(0) == policy != os.SCHED_BATCH
     shared = _aio._shared_checkers
-    for thread in shared._threads if shared is not None else []:
+    for thread in shared._generation.threads if shared is not None else []:
         assert thread.native_id is not None
         assert os.sched_getscheduler(thread.native_id) == policy
-    pinned = [thread for pool in _aio._cpu_checkers.values() for thread in pool._threads]
+    pinned = [thread for pool in _aio._cpu_checkers.values() for thread in pool._generation.threads]
     if _aio._load_getcpu() is not None:
         assert pinned  # the walk's checks went to the checker on the loop's CPU
     for thread in pinned:

@@ -1092,16 +1092,11 @@ class _ScanThreads:
         self._batch = batch
         self._cpu = cpu
         self.pinned = False
-        self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        # The threads serving _tasks.  A stop hands them (and the tasks queued so far)
-        # a queue of their own, so that work coming after a stop gets threads of its
-        # own (see ask_to_stop).
-        self._threads: list[threading.Thread] = []
-        # Threads waiting for a task from _tasks, and tasks waiting there for a thread:
-        # a task must never wait behind another while a thread could still be started.
-        self._idle = 0
-        self._queued = 0
+        # The threads started since the last stop, with their queue and counters (all
+        # guarded by _lock).  A stop leaves the old generation to finish what it was
+        # given and starts a new one for what comes after (see ask_to_stop).
+        self._generation = _Generation()
 
     def run(self, task: Callable[[], None]) -> None:
         """Run ``task`` on one of the threads (queued if all are busy and at the limit)."""
@@ -1118,27 +1113,37 @@ class _ScanThreads:
             raise RuntimeError("rwalk: cannot start a scan while the interpreter exits")
         thread = None
         with self._lock:
-            if only_if_free and self._queued >= self._idle and len(self._threads) >= self._size:
+            generation = self._generation
+            threads = generation.threads
+            if only_if_free and generation.queued >= generation.idle and len(threads) >= self._size:
                 return False
-            self._tasks.put(task)
-            self._queued += 1
-            if self._queued > self._idle and len(self._threads) < self._size:
+            generation.tasks.put(task)
+            generation.queued += 1
+            if generation.queued > generation.idle and len(threads) < self._size:
                 thread = threading.Thread(
                     target=self._serve,
-                    args=(self._tasks,),
-                    name=f"{self._name}-{len(self._threads)}",
+                    args=(generation,),
+                    name=f"{self._name}-{len(threads)}",
                     daemon=True,
                 )
-                self._threads.append(thread)
+                threads.append(thread)
                 # Counted idle from now, so that the next task does not start another.
-                self._idle += 1
+                generation.idle += 1
         # Started outside the lock: Thread.start() waits for the new thread to run, and
         # a thread must never be waited for while holding a lock the threads take.
         if thread is not None:
-            thread.start()
+            try:
+                thread.start()
+            except BaseException:
+                # No thread ("can't start new thread"): not counted as one.  The task
+                # stays queued for a thread started later; the caller sees the error.
+                with self._lock:
+                    generation.idle -= 1
+                    generation.threads.remove(thread)
+                raise
         return True
 
-    def _serve(self, tasks: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+    def _serve(self, generation: _Generation) -> None:
         if self._batch:
             _schedule_as_batch()
         if self._cpu is not None:
@@ -1147,57 +1152,71 @@ class _ScanThreads:
                 # thread still checks, from wherever the kernel runs it.
                 os.sched_setaffinity(0, {self._cpu})
                 self.pinned = True
-        get = tasks.get
+        get = generation.tasks.get
         lock = self._lock
         while True:
             task = get()
             if task is None:
-                return  # stopped: every task queued before the stop has been taken
+                return  # stopped, after every task queued before the stop was taken
             with lock:
-                # Still the pool's queue (not stopped): count this thread busy.
-                current = tasks is self._tasks
-                if current:
-                    self._queued -= 1
-                    self._idle -= 1
+                generation.queued -= 1
+                generation.idle -= 1
             try:
                 task()
             except BaseException:
                 pass
             finally:
                 task = None
-            if current:
-                with lock:
-                    if tasks is self._tasks:
-                        self._idle += 1
+            with lock:
+                generation.idle += 1
 
     def stop(self, seconds: float) -> None:
         """Ask every thread to stop, and wait up to ``seconds`` in all for them."""
         _join_all(self.ask_to_stop(), seconds)
 
     def ask_to_stop(self) -> list[threading.Thread]:
-        """Tell every thread to stop once it is idle; the threads, to wait for.
+        """Tell every thread to stop once it has taken every task queued so far.
 
-        They keep the queue they served, with the tasks already in it, and each ends
-        when it takes its stop: work that comes later (an exit handler that walks, or a
-        thread that submits while the stop is under way) goes to a new queue and
-        starts threads of its own, instead of queuing behind the stops (found in
-        review: such a task was accepted and never run).
+        Returns the threads, to wait for.  They keep their queue, and each ends when it
+        takes its stop, queued behind those tasks.  Work that comes later (an exit
+        handler that walks, a thread that submits while the stop is under way) goes to
+        a new generation of threads with a queue of its own: queued behind the stops,
+        it had no thread left to take it once they ended (found in review).
         """
         with self._lock:
-            threads, tasks = self._threads, self._tasks
-            self._threads, self._tasks = [], queue.SimpleQueue()
-            self._idle = self._queued = 0
-        # Behind the tasks already queued: one stop for each thread of that queue.
-        for _ in threads:
-            tasks.put(None)
-        return threads
+            stopped, self._generation = self._generation, _Generation()
+        for _ in stopped.threads:
+            stopped.tasks.put(None)
+        return stopped.threads
+
+
+_Task: TypeAlias = "Callable[[], None] | None"
+
+
+class _Generation:
+    """The threads of one :class:`_ScanThreads` between two stops, with their queue.
+
+    ``idle``: threads waiting for a task; ``queued``: tasks waiting for a thread.  A
+    task must never wait behind another while a thread could still be started.
+    """
+
+    __slots__ = ("idle", "queued", "tasks", "threads")
+
+    def __init__(self) -> None:
+        self.tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.idle = 0
+        self.queued = 0
 
 
 def _join_all(threads: list[threading.Thread], seconds: float) -> None:
     """Wait for ``threads`` to end, ``seconds`` at most in all."""
     deadline = time.monotonic() + seconds
     for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+        # RuntimeError: made and not yet started by a submit in another thread (a
+        # daemon: nothing to wait for yet).
+        with contextlib.suppress(RuntimeError):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _schedule_as_batch() -> None:
