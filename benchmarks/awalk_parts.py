@@ -24,7 +24,6 @@ machine shows up in both.  Built to tell, in such a phase, which part grew (desi
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import os
 import platform
@@ -35,8 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import rwalk
 import trees  # benchmarks/ is on sys.path when this file is run as a script
+from awalk_bench import count_async, count_sync
 from rwalk import _aio
 
 PARTS = ("checks", "late", "awaiting", "job", "turns")
@@ -82,20 +81,6 @@ def instrument(parts: dict[str, float]) -> Callable[[], None]:
     return undo
 
 
-def count_os_walk(top: str) -> int:
-    return sum(len(dirs) + len(files) for _, dirs, files in os.walk(top))
-
-
-def count_awalk(top: str) -> int:
-    async def walk() -> int:
-        total = 0
-        async for _, dirs, files in rwalk.awalk(top):
-            total += len(dirs) + len(files)
-        return total
-
-    return asyncio.run(walk())
-
-
 def timed(count: Callable[[str], int], top: str, expected: int) -> float:
     gc.collect()
     start = time.perf_counter()
@@ -113,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    count_os_walk, count_awalk = count_sync(os.walk), count_async()
     wide = os.fspath(trees.build_wide(args.cache or trees.default_cache()))
     expected = trees.count_entries(wide)
     parts = dict.fromkeys(PARTS, 0.0)

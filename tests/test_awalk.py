@@ -101,9 +101,8 @@ def shared_threads_idle() -> bool:
     threads = _aio._shared_threads
     if threads is None:
         return True
-    with threads._lock:
-        generation = threads._generation
-        return generation.queued == 0 and generation.idle == len(generation.threads)
+    queued, idle, started = counts(threads)
+    return queued == 0 and idle == started
 
 
 def open_descriptors() -> set[str]:

@@ -1139,7 +1139,7 @@ class _ScanThreads:
                 # stays queued for a thread started later; the caller sees the error.
                 with self._lock:
                     generation.idle -= 1
-                    generation.threads.remove(thread)
+                    threads.remove(thread)
                 raise
         return True
 
