@@ -1213,10 +1213,15 @@ def batch_scheduling_is_granted() -> bool:
 )
 @pytest.mark.usefixtures("turns_only")
 def test_scan_threads_and_pinned_checkers_ask_for_batch_scheduling_and_nothing_else(
-    tree: Path,
+    tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     policy = os.sched_getscheduler(0)
-    assert len(run_walk(rwalk.awalk(tree))) == len(sync_walk(rwalk.walk(tree)))
+    expected = len(sync_walk(rwalk.walk(tree)))
+    # In turns, the checks (and the scan job, if that checker is free) go to the
+    # checker pinned to the loop's CPU; jobs sharing the frontier, to the scan threads.
+    assert len(run_walk(rwalk.awalk(tree))) == expected
+    monkeypatch.setattr(_aio, "_MIN_PARALLEL_JOBS", 4)
+    assert len(run_walk(rwalk.awalk(tree))) == expected
     threads = _aio._shared_threads
     assert threads is not None
     with threads._lock:
@@ -1484,6 +1489,105 @@ def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
     assert any(name.startswith("rwalk-check-cpu") for name, _ in check_threads)
     assert waits
     assert not any(waits)
+
+
+@pytest.fixture
+def scan_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[int]]]:
+    """Each directory a scan job lists: its thread's name and the CPUs it may run on."""
+    seen: list[tuple[str, frozenset[int]]] = []
+    real_scan = _scan.scan_directory
+
+    def recorded(*arguments: Any) -> Any:
+        thread = threading.current_thread()
+        seen.append((thread.name, frozenset(os.sched_getaffinity(0))))
+        return real_scan(*arguments)
+
+    monkeypatch.setattr(_aio, "scan_directory", recorded)
+    return seen
+
+
+def a_free_pinned_checker(cpu: int, monkeypatch: pytest.MonkeyPatch) -> _aio._ScanThreads:
+    """The checker pinned to ``cpu``, its thread started (by a thread that may run on
+    every CPU: it must confine itself) and idle."""
+    checker = _aio._ScanThreads(1, f"rwalk-check-cpu{cpu}", batch=True, cpu=cpu)
+    monkeypatch.setattr(_aio, "_cpu_checkers", {cpu: checker})
+    started = threading.Event()
+    checker.run(started.set)
+    assert started.wait(10)
+    wait_until(lambda: counts(checker) == (0, 1, 1), "the pinned checker to be idle")
+    return checker
+
+
+@needs_pinned_checkers
+@pytest.mark.usefixtures("turns_only")
+def test_the_scan_job_a_walk_in_turns_waits_for_runs_on_the_loops_cpu(
+    tree: Path,
+    scan_threads: list[tuple[str, frozenset[int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The walk cannot overlap a job it waits for: scanned on the loop's CPU, the
+    # listings stay in the cache of the CPU that reads them next.
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    checker = a_free_pinned_checker(cpu, monkeypatch)
+    expected = sync_walk(rwalk.walk(tree))
+    try:
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    finally:
+        checker.stop(10)
+    assert scan_threads
+    # The first job finds the checker free (a later one goes to the scan threads if a
+    # check has just taken it).
+    assert scan_threads[0] == (f"rwalk-check-cpu{cpu}-0", frozenset({cpu}))
+    for name, cpus in scan_threads:
+        assert name.startswith((f"rwalk-check-cpu{cpu}-", "rwalk-scan-"))
+        if name.startswith("rwalk-check-cpu"):
+            assert cpus == {cpu}
+
+
+@needs_pinned_checkers
+@pytest.mark.usefixtures("turns_only")
+def test_a_busy_pinned_checker_leaves_the_scan_job_to_the_scan_threads(
+    tree: Path, scan_threads: list[tuple[str, frozenset[int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    checker = a_free_pinned_checker(cpu, monkeypatch)
+    started, release = threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        started.set()
+        release.wait(30)
+
+    checker.run(occupy)
+    try:
+        assert started.wait(10)
+        expected = sync_walk(rwalk.walk(tree))
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    finally:
+        release.set()
+        checker.stop(10)
+    assert scan_threads
+    assert all(name.startswith("rwalk-scan-") for name, _ in scan_threads)
+
+
+@needs_pinned_checkers
+def test_jobs_that_share_the_frontier_stay_off_the_loops_cpu(
+    tree: Path, scan_threads: list[tuple[str, frozenset[int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Jobs that share the frontier run beside the walk (and each other): on the loop's
+    # CPU they would take it from the loop.
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    checker = a_free_pinned_checker(cpu, monkeypatch)
+    monkeypatch.setattr(_aio, "_MIN_PARALLEL_JOBS", 4)
+    expected = sync_walk(rwalk.walk(tree))
+    try:
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    finally:
+        checker.stop(10)
+    assert scan_threads
+    assert all(name.startswith("rwalk-scan-") for name, _ in scan_threads)
 
 
 class _Posted:

@@ -456,7 +456,8 @@ class _Scheduler(Generic[AnyStr]):
                 else:
                     wakeup = self._wakeup = self._loop.create_future()
             if starting:
-                self._start_jobs(starting)
+                # In turns (no gate), the walk waits for this job and cannot overlap it.
+                self._start_jobs(starting, on_the_loops_cpu=gate is None)
             if gate is not None:
                 # Jobs share the frontier and wake the walk at once: the listing is
                 # usually a fraction of a millisecond away, and a lock handed over
@@ -925,14 +926,26 @@ class _Scheduler(Generic[AnyStr]):
 
     # -- to the threads and back -----------------------------------------------------
 
-    def _start_jobs(self, count: int) -> None:
-        """Start ``count`` jobs, already counted in ``_jobs`` (from any thread)."""
+    def _start_jobs(self, count: int, on_the_loops_cpu: bool = False) -> None:
+        """Start ``count`` jobs, already counted in ``_jobs`` (from any thread).
+
+        ``on_the_loops_cpu``: from the loop's thread, for a job the walk will wait for
+        (in turns): on rwalk's own threads, it goes to the thread pinned to the loop's
+        CPU if that one is free.  Scanning where the loop runs keeps the listings, and
+        the memory the loop has just freed, in one CPU's cache, where a scan thread on
+        the other CPU made every turn's work cross between them (design.md, "The turns'
+        job on the loop's own CPU").
+        """
         executor = self._executor
         for started in range(count):
             try:
                 if self._closed:
                     raise RuntimeError("the walk is closed")
                 if isinstance(executor, _ScanThreads):
+                    if on_the_loops_cpu:
+                        checker = _checker_on_this_cpu()
+                        if checker is not None and checker.try_run(self._run_job):
+                            continue
                     executor.run(self._run_job)
                     continue
                 future = executor.submit(self._run_job)
@@ -1306,7 +1319,8 @@ def _checker_on_this_cpu() -> _ScanThreads | None:
 
     None where the CPU cannot be known, or when _CPU_CHECKERS_MAX CPUs have one.  Why a
     check goes there: see :meth:`_CheckHandoff.wait` and design.md ("Link checks on the
-    loop's own CPU").
+    loop's own CPU").  A walk in turns starts the scan job it waits for there too, when
+    the checker is free (see :meth:`_Scheduler._start_jobs`).
     """
     global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
     if not _getcpu_looked_up:
