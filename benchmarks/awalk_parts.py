@@ -60,10 +60,10 @@ def instrument(parts: dict[str, float]) -> Callable[[], None]:
         parts["awaiting"] += time.perf_counter() - start
         return result
 
-    def run_job(self: Any) -> None:
+    def run_job(self: Any, on_the_loops_cpu: bool = False) -> None:
         start = time.thread_time()
         try:
-            real_job(self)
+            real_job(self, on_the_loops_cpu)
         finally:
             parts["job"] += time.thread_time() - start
             parts["turns"] += 1

@@ -1027,7 +1027,7 @@ def test_a_caller_reordering_dirnames_reorders_the_shared_frontier() -> None:
         scheduler._parallel = scheduler._jobs = 2  # jobs share the frontier
         order = []
         with scheduler._lock:
-            while (node := scheduler._claim([], 0.0, 0.0, 0)) is not None:
+            while (node := scheduler._claim([], 0.0, 0.0, 0, False)) is not None:
                 order.append(node.path)
         assert order == ["top/c", "top/b", "top/a/x", "top/a/y"]
     finally:
@@ -1518,31 +1518,100 @@ def a_free_pinned_checker(cpu: int, monkeypatch: pytest.MonkeyPatch) -> _aio._Sc
     return checker
 
 
+@pytest.fixture
+def one_directory_per_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each job lists one directory and measures itself: a job per directory the walk
+    waits for, each after a measurement."""
+    monkeypatch.setattr(_aio, "_JOB_MAX_DIRECTORIES", 1)
+    monkeypatch.setattr(_aio, "_EPOCH_SECONDS", 0.0)
+
+
 @needs_pinned_checkers
-@pytest.mark.usefixtures("turns_only")
+@pytest.mark.usefixtures("turns_only", "one_directory_per_job")
 def test_the_scan_job_a_walk_in_turns_waits_for_runs_on_the_loops_cpu(
     tree: Path,
     scan_threads: list[tuple[str, frozenset[int]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The walk cannot overlap a job it waits for: scanned on the loop's CPU, the
-    # listings stay in the cache of the CPU that reads them next.
+    # listings stay in the cache of the CPU that reads them next.  Only once the jobs
+    # have measured that they list at CPU speed (here they always do).
+    monkeypatch.setattr(_aio, "_CPU_BOUND_RATIO", math.inf)
     cpu = pinnable_cpu()
     assert cpu is not None
     checker = a_free_pinned_checker(cpu, monkeypatch)
-    expected = sync_walk(rwalk.walk(tree))
+    # followlinks: no link checks, so that nothing but the jobs uses the checker.
+    expected = sync_walk(rwalk.walk(tree, followlinks=True))
     try:
-        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree, followlinks=True)) == expected
     finally:
         checker.stop(10)
-    assert scan_threads
-    # The first job finds the checker free (a later one goes to the scan threads if a
-    # check has just taken it).
-    assert scan_threads[0] == (f"rwalk-check-cpu{cpu}-0", frozenset({cpu}))
+    assert len(scan_threads) == len(expected)
+    # The first job, before any measurement, goes to the scan threads; the second
+    # finds the checker free.  Later ones go to the scan threads when the checker has
+    # not yet counted itself free after the last.
+    assert scan_threads[0][0].startswith("rwalk-scan-")
+    assert scan_threads[1] == (f"rwalk-check-cpu{cpu}-0", frozenset({cpu}))
     for name, cpus in scan_threads:
         assert name.startswith((f"rwalk-check-cpu{cpu}-", "rwalk-scan-"))
         if name.startswith("rwalk-check-cpu"):
             assert cpus == {cpu}
+
+
+@needs_pinned_checkers
+@pytest.mark.usefixtures("turns_only", "one_directory_per_job")
+def test_jobs_not_measured_at_cpu_speed_stay_off_the_loops_cpu(
+    tree: Path,
+    scan_threads: list[tuple[str, frozenset[int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Turns, but every measurement above the CPU-bound ratio (a slowish disk): a job
+    # that mostly waits gains nothing from the loop's cache, and would hold the
+    # checker through every wait.
+    monkeypatch.setattr(_aio, "_CPU_BOUND_RATIO", 0.0)
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    checker = a_free_pinned_checker(cpu, monkeypatch)
+    expected = sync_walk(rwalk.walk(tree, followlinks=True))
+    try:
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree, followlinks=True)) == expected
+    finally:
+        checker.stop(10)
+    assert len(scan_threads) == len(expected)
+    assert all(name.startswith("rwalk-scan-") for name, _ in scan_threads)
+
+
+@needs_pinned_checkers
+@pytest.mark.usefixtures("one_directory_per_job")
+def test_a_job_on_the_loops_cpu_ends_once_listing_waits(
+    tree: Path,
+    scan_threads: list[tuple[str, frozenset[int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first measurement finds the jobs CPU-bound, the next one waiting on I/O:
+    # the job on the loop's CPU (the second) must end, and leave the jobs that now
+    # share the frontier (and run beside the walk) to the scan threads.
+    measured = 0
+
+    def adapt(self: Any, wall_seconds: float, cpu_seconds: float) -> None:
+        nonlocal measured
+        measured += 1
+        self._cpu_bound = measured == 1
+        self._parallel = 0 if measured == 1 else 4
+
+    monkeypatch.setattr(_aio._Scheduler, "_adapt", adapt)
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    checker = a_free_pinned_checker(cpu, monkeypatch)
+    expected = sync_walk(rwalk.walk(tree, followlinks=True))
+    try:
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree, followlinks=True)) == expected
+    finally:
+        checker.stop(10)
+    names = [name for name, _ in scan_threads]
+    assert len(names) == len(expected)
+    assert names[1] == f"rwalk-check-cpu{cpu}-0"
+    assert all(name.startswith("rwalk-scan-") for name in names[:1] + names[2:])
 
 
 @needs_pinned_checkers

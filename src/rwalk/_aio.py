@@ -377,6 +377,8 @@ class _Scheduler(Generic[AnyStr]):
         self._jobs = 0
         self._parallel = min(concurrency, _MIN_PARALLEL_JOBS)
         self._wait_ratio = 1.0
+        # The jobs' last measurement found them CPU-bound (none yet: not known).
+        self._cpu_bound = False
         # The node the walk waits for: jobs take it first, and wake the walk for it.
         self._awaited: _Directory[AnyStr] | None = None
         # A link check for the next job to run (only while jobs share the frontier).
@@ -455,9 +457,12 @@ class _Scheduler(Generic[AnyStr]):
                     gate.acquire()
                 else:
                     wakeup = self._wakeup = self._loop.create_future()
+                # In turns the walk waits for this job and cannot overlap it; once
+                # the jobs have measured that they list at CPU speed, it runs on the
+                # loop's CPU (see _start_jobs).
+                on_the_loops_cpu = gate is None and self._cpu_bound
             if starting:
-                # In turns (no gate), the walk waits for this job and cannot overlap it.
-                self._start_jobs(starting, on_the_loops_cpu=gate is None)
+                self._start_jobs(starting, on_the_loops_cpu)
             if gate is not None:
                 # Jobs share the frontier and wake the walk at once: the listing is
                 # usually a fraction of a millisecond away, and a lock handed over
@@ -625,8 +630,11 @@ class _Scheduler(Generic[AnyStr]):
 
     # -- the jobs (on worker threads) ----------------------------------------------
 
-    def _run_job(self) -> None:
-        """A job: take nodes and scan them until there is nothing (or no room) left."""
+    def _run_job(self, on_the_loops_cpu: bool = False) -> None:
+        """A job: take nodes and scan them until there is nothing (or no room) left.
+
+        ``on_the_loops_cpu``: started on the thread pinned to the loop's CPU (in turns).
+        """
         clock = time.perf_counter
         thread_time = time.thread_time
         followlinks = self._followlinks
@@ -670,7 +678,7 @@ class _Scheduler(Generic[AnyStr]):
                     if wake:
                         self._wake_walk()
                     starting = self._jobs_to_start() if self._parallel else 0
-                    node = self._claim(own, started, now, scanned)
+                    node = self._claim(own, started, now, scanned, on_the_loops_cpu)
                     if node is None:
                         self._end_job(own)
                         ended = True
@@ -744,10 +752,22 @@ class _Scheduler(Generic[AnyStr]):
         return kept
 
     def _claim(
-        self, own: list[_Directory[AnyStr]], started: float, now: float, scanned: int
+        self,
+        own: list[_Directory[AnyStr]],
+        started: float,
+        now: float,
+        scanned: int,
+        on_the_loops_cpu: bool,
     ) -> _Directory[AnyStr] | None:
         """Under the lock: the node this job scans next, or None (the job ends)."""
-        if self._closed or self._failure is not None:
+        if (
+            self._closed
+            or self._failure is not None
+            # Listing began to wait: jobs now share the frontier and run beside the
+            # walk, on the scan threads.  A job on the loop's CPU ends (what it held
+            # goes back) and leaves that thread to link checks (found in review).
+            or (on_the_loops_cpu and self._parallel >= _SHARED_FROM)
+        ):
             return None
         awaited = self._awaited
         node: _Directory[AnyStr] | None
@@ -877,6 +897,7 @@ class _Scheduler(Generic[AnyStr]):
         ratio = self._wait_ratio = 0.75 * self._wait_ratio + 0.25 * (
             wall_seconds / max(cpu_seconds, 1e-6)
         )
+        self._cpu_bound = ratio < _CPU_BOUND_RATIO
         parallel = self._parallel
         if ratio >= _IO_BOUND_RATIO:
             # Waiting on I/O: double (from 0: straight to the ratio) up to the ceiling.
@@ -930,11 +951,11 @@ class _Scheduler(Generic[AnyStr]):
         """Start ``count`` jobs, already counted in ``_jobs`` (from any thread).
 
         ``on_the_loops_cpu``: from the loop's thread, for a job the walk will wait for
-        (in turns): on rwalk's own threads, it goes to the thread pinned to the loop's
-        CPU if that one is free.  Scanning where the loop runs keeps the listings, and
-        the memory the loop has just freed, in one CPU's cache, where a scan thread on
-        the other CPU made every turn's work cross between them (design.md, "The turns'
-        job on the loop's own CPU").
+        (in turns, listing at CPU speed): on rwalk's own threads, it goes to the thread
+        pinned to the loop's CPU if that one is free.  Scanning where the loop runs
+        keeps the listings, and the memory the loop has just freed, in one CPU's cache,
+        where a scan thread elsewhere could make every turn's work cross between CPUs
+        (design.md, "The turns' job on the loop's own CPU").
         """
         executor = self._executor
         for started in range(count):
@@ -944,7 +965,7 @@ class _Scheduler(Generic[AnyStr]):
                 if isinstance(executor, _ScanThreads):
                     if on_the_loops_cpu:
                         checker = _checker_on_this_cpu()
-                        if checker is not None and checker.try_run(self._run_job):
+                        if checker is not None and checker.try_run(partial(self._run_job, True)):
                             continue
                     executor.run(self._run_job)
                     continue
