@@ -1305,8 +1305,9 @@ def _default_checkers() -> _ScanThreads:
 
 
 # Link checkers pinned one to a CPU, made when a walk's loop thread is first seen
-# there, keyed by CPU number.  At most this many: a loop thread migrates, so on a
-# large machine a long-lived program may meet most of its CPUs.
+# there, keyed by CPU number (they also run the scan job a walk in turns waits for).
+# At most this many: a loop thread migrates, so on a large machine a long-lived
+# program may meet most of its CPUs.
 _cpu_checkers: dict[int, _ScanThreads] = {}
 _CPU_CHECKERS_MAX = 32
 # sched_getcpu() from the C library; None where there is none.  Looked up on first use.
