@@ -1520,8 +1520,8 @@ def a_free_pinned_checker(cpu: int, monkeypatch: pytest.MonkeyPatch) -> _aio._Sc
 
 @pytest.fixture
 def one_directory_per_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each job lists one directory and measures itself: a job per directory the walk
-    waits for, each after a measurement."""
+    """In turns, each job lists one directory and measures itself: a job per directory
+    the walk waits for, each after a measurement."""
     monkeypatch.setattr(_aio, "_JOB_MAX_DIRECTORIES", 1)
     monkeypatch.setattr(_aio, "_EPOCH_SECONDS", 0.0)
 

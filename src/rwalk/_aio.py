@@ -377,7 +377,9 @@ class _Scheduler(Generic[AnyStr]):
         self._jobs = 0
         self._parallel = min(concurrency, _MIN_PARALLEL_JOBS)
         self._wait_ratio = 1.0
-        # The jobs' last measurement found them CPU-bound (none yet: not known).
+        # The jobs' smoothed wall/CPU ratio (_wait_ratio) is CPU-bound; False until
+        # they have measured once (a walk whose jobs stop early on a small read-ahead
+        # never does).
         self._cpu_bound = False
         # The node the walk waits for: jobs take it first, and wake the walk for it.
         self._awaited: _Directory[AnyStr] | None = None
@@ -458,8 +460,8 @@ class _Scheduler(Generic[AnyStr]):
                 else:
                     wakeup = self._wakeup = self._loop.create_future()
                 # In turns the walk waits for this job and cannot overlap it; once
-                # the jobs have measured that they list at CPU speed, it runs on the
-                # loop's CPU (see _start_jobs).
+                # the jobs have measured that they list at CPU speed, it goes to the
+                # thread pinned to the loop's CPU if that one is free (_start_jobs).
                 on_the_loops_cpu = gate is None and self._cpu_bound
             if starting:
                 self._start_jobs(starting, on_the_loops_cpu)
@@ -765,7 +767,7 @@ class _Scheduler(Generic[AnyStr]):
             or self._failure is not None
             # Listing began to wait: jobs now share the frontier and run beside the
             # walk, on the scan threads.  A job on the loop's CPU ends (what it held
-            # goes back) and leaves that thread to link checks (found in review).
+            # goes back) and leaves that thread to link checks.
             or (on_the_loops_cpu and self._parallel >= _SHARED_FROM)
         ):
             return None
