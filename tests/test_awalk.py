@@ -1518,6 +1518,25 @@ def a_free_pinned_checker(cpu: int, monkeypatch: pytest.MonkeyPatch) -> _aio._Sc
     return checker
 
 
+def walk_beside_a_free_pinned_checker(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, followlinks: bool = True
+) -> tuple[int, int]:
+    """Walk ``tree`` on a loop confined to one CPU whose checker is started and idle,
+    and check the walk; the CPU and the number of directories walked.
+
+    With ``followlinks``, no link checks: nothing but the jobs uses the checker.
+    """
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    checker = a_free_pinned_checker(cpu, monkeypatch)
+    expected = sync_walk(rwalk.walk(tree, followlinks=followlinks))
+    try:
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree, followlinks=followlinks)) == expected
+    finally:
+        checker.stop(10)
+    return cpu, len(expected)
+
+
 @pytest.fixture
 def one_directory_per_job(monkeypatch: pytest.MonkeyPatch) -> None:
     """In turns, each job lists one directory and measures itself: a job per directory
@@ -1537,16 +1556,8 @@ def test_the_scan_job_a_walk_in_turns_waits_for_runs_on_the_loops_cpu(
     # listings stay in the cache of the CPU that reads them next.  Only once the jobs
     # have measured that they list at CPU speed (here they always do).
     monkeypatch.setattr(_aio, "_CPU_BOUND_RATIO", math.inf)
-    cpu = pinnable_cpu()
-    assert cpu is not None
-    checker = a_free_pinned_checker(cpu, monkeypatch)
-    # followlinks: no link checks, so that nothing but the jobs uses the checker.
-    expected = sync_walk(rwalk.walk(tree, followlinks=True))
-    try:
-        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree, followlinks=True)) == expected
-    finally:
-        checker.stop(10)
-    assert len(scan_threads) == len(expected)
+    cpu, directories = walk_beside_a_free_pinned_checker(tree, monkeypatch)
+    assert len(scan_threads) == directories
     # The first job, before any measurement, goes to the scan threads; the second
     # finds the checker free.  Later ones go to the scan threads when the checker has
     # not yet counted itself free after the last.
@@ -1569,15 +1580,8 @@ def test_jobs_not_measured_at_cpu_speed_stay_off_the_loops_cpu(
     # that mostly waits gains nothing from the loop's cache, and would hold the
     # checker through every wait.
     monkeypatch.setattr(_aio, "_CPU_BOUND_RATIO", 0.0)
-    cpu = pinnable_cpu()
-    assert cpu is not None
-    checker = a_free_pinned_checker(cpu, monkeypatch)
-    expected = sync_walk(rwalk.walk(tree, followlinks=True))
-    try:
-        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree, followlinks=True)) == expected
-    finally:
-        checker.stop(10)
-    assert len(scan_threads) == len(expected)
+    _, directories = walk_beside_a_free_pinned_checker(tree, monkeypatch)
+    assert len(scan_threads) == directories
     assert all(name.startswith("rwalk-scan-") for name, _ in scan_threads)
 
 
@@ -1600,16 +1604,9 @@ def test_a_job_on_the_loops_cpu_ends_once_listing_waits(
         self._parallel = 0 if measured == 1 else 4
 
     monkeypatch.setattr(_aio._Scheduler, "_adapt", adapt)
-    cpu = pinnable_cpu()
-    assert cpu is not None
-    checker = a_free_pinned_checker(cpu, monkeypatch)
-    expected = sync_walk(rwalk.walk(tree, followlinks=True))
-    try:
-        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree, followlinks=True)) == expected
-    finally:
-        checker.stop(10)
+    cpu, directories = walk_beside_a_free_pinned_checker(tree, monkeypatch)
     names = [name for name, _ in scan_threads]
-    assert len(names) == len(expected)
+    assert len(names) == directories
     assert names[1] == f"rwalk-check-cpu{cpu}-0"
     assert all(name.startswith("rwalk-scan-") for name in names[:1] + names[2:])
 
@@ -1646,15 +1643,8 @@ def test_jobs_that_share_the_frontier_stay_off_the_loops_cpu(
 ) -> None:
     # Jobs that share the frontier run beside the walk (and each other): on the loop's
     # CPU they would take it from the loop.
-    cpu = pinnable_cpu()
-    assert cpu is not None
-    checker = a_free_pinned_checker(cpu, monkeypatch)
     monkeypatch.setattr(_aio, "_MIN_PARALLEL_JOBS", 4)
-    expected = sync_walk(rwalk.walk(tree))
-    try:
-        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
-    finally:
-        checker.stop(10)
+    walk_beside_a_free_pinned_checker(tree, monkeypatch, followlinks=False)
     assert scan_threads
     assert all(name.startswith("rwalk-scan-") for name, _ in scan_threads)
 
