@@ -1320,22 +1320,30 @@ def walk_on_cpu(cpu: int, walk: Callable[[], AsyncIterator[WalkRecord]]) -> list
     return result
 
 
-@pytest.fixture
-def check_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[int]]]:
-    """Each post-yield link check's thread: its name and the CPUs it may run on."""
+def threads_calling(
+    monkeypatch: pytest.MonkeyPatch, *names: str
+) -> list[tuple[str, frozenset[int]]]:
+    """Each call of the named functions of ``_aio``: its thread's name and the CPUs it
+    may run on."""
     seen: list[tuple[str, frozenset[int]]] = []
 
-    def recorded(check: Callable[..., Any]) -> Callable[..., Any]:
+    def recorded(function: Callable[..., Any]) -> Callable[..., Any]:
         def run(*arguments: Any) -> Any:
             thread = threading.current_thread()
             seen.append((thread.name, frozenset(os.sched_getaffinity(0))))
-            return check(*arguments)
+            return function(*arguments)
 
         return run
 
-    for name in ("subdirectories_to_enter", "subdirectories_to_enter_listed"):
+    for name in names:
         monkeypatch.setattr(_aio, name, recorded(getattr(_aio, name)))
     return seen
+
+
+@pytest.fixture
+def check_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[int]]]:
+    """Each post-yield link check's thread: its name and the CPUs it may run on."""
+    return threads_calling(monkeypatch, "subdirectories_to_enter", "subdirectories_to_enter_listed")
 
 
 def assert_checked_by_shared_checkers_only(
@@ -1494,16 +1502,7 @@ def test_the_loop_sleeps_for_a_checker_that_could_not_pin_itself(
 @pytest.fixture
 def scan_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, frozenset[int]]]:
     """Each directory a scan job lists: its thread's name and the CPUs it may run on."""
-    seen: list[tuple[str, frozenset[int]]] = []
-    real_scan = _scan.scan_directory
-
-    def recorded(*arguments: Any) -> Any:
-        thread = threading.current_thread()
-        seen.append((thread.name, frozenset(os.sched_getaffinity(0))))
-        return real_scan(*arguments)
-
-    monkeypatch.setattr(_aio, "scan_directory", recorded)
-    return seen
+    return threads_calling(monkeypatch, "scan_directory")
 
 
 def a_free_pinned_checker(cpu: int, monkeypatch: pytest.MonkeyPatch) -> _aio._ScanThreads:
