@@ -30,7 +30,7 @@ def test_py_typed_marker_ships_with_the_package() -> None:
     assert (Path(rwalk.__file__).parent / "py.typed").is_file()
 
 
-def test_import_needs_only_the_standard_library_and_no_cli_or_asyncio() -> None:
+def test_import_loads_no_cli_nor_asyncio() -> None:
     # A fresh interpreter, so that modules imported by pytest or other tests don't count.
     code = (
         "import sys, rwalk\n"
@@ -41,3 +41,25 @@ def test_import_needs_only_the_standard_library_and_no_cli_or_asyncio() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_library_and_awalk_load_only_the_standard_library() -> None:
+    # Every module that importing rwalk, then reaching awalk and awalk_entries, loads
+    # must belong to the standard library (typer is the command's alone), and awalk
+    # must not pull in multiprocessing: it is imported on the event loop's thread.
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import rwalk\n"
+        "rwalk.awalk, rwalk.awalk_entries\n"
+        "new = set(sys.modules) - before\n"
+        "assert 'rwalk._aio' in new, sorted(new)\n"
+        "ours = sys.stdlib_module_names | {'rwalk'}\n"
+        "print(sorted(m for m in new if m.split('.')[0] not in ours))\n"
+        "heavy = ('multiprocessing', 'concurrent.futures.process')\n"
+        "print(sorted(m for m in new if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "[]"]

@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from functools import partial
 from typing import Any, AnyStr, Generic, TypeAlias
 
@@ -1558,7 +1558,11 @@ def _check_executor(executor: object) -> None:
         raise TypeError(
             f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
         )
-    if isinstance(executor, ProcessPoolExecutor):
+    # Looked up, not imported: an executor can only be a ProcessPoolExecutor once its
+    # module is loaded, and importing it here (multiprocessing, tempfile, shutil, ...)
+    # took ~8 ms of the first awalk() call, on the event loop's thread.
+    process = sys.modules.get("concurrent.futures.process")
+    if process is not None and isinstance(executor, process.ProcessPoolExecutor):
         # Jobs take directories from, and attach listings to, the walk's own nodes.
         raise ValueError(
             "executor must run its tasks in this process (a thread pool): "
