@@ -1838,6 +1838,40 @@ def test_exit_stops_a_forked_childs_threads_not_its_parents(
     assert parents.asked == 0
 
 
+LOOP_IMPORTS = """
+import asyncio, sys, threading
+imported_on_the_loop = []
+
+def hook(event, arguments):
+    if event == "import" and threading.current_thread() is threading.main_thread():
+        imported_on_the_loop.append(arguments[0])
+
+import rwalk
+rwalk.awalk  # the module awalk lives in, imported before the walk
+sys.addaudithook(hook)
+
+async def main():
+    return [record async for record in rwalk.awalk(sys.argv[1])]
+
+records = asyncio.run(main())
+print(len(records), sorted(set(imported_on_the_loop)))
+"""
+
+
+def test_the_loops_thread_imports_nothing_while_walking(tmp_path: Path) -> None:
+    # Importing reads files; rwalk's own threads look sched_getcpu up (ctypes), the loop
+    # never does, however soon its first link check comes.
+    top = wide_tree(tmp_path, 30)
+    result = subprocess.run(
+        [sys.executable, "-c", LOOP_IMPORTS, str(top)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == f"{len(sync_walk(os.walk(top)))} []\n"
+
+
 def test_load_getcpu_finds_nothing_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "darwin")
     assert _aio._load_getcpu() is None

@@ -537,7 +537,7 @@ class _Scheduler(Generic[AnyStr]):
                 # To the checker on the loop's own CPU if it is free: the hand-off
                 # there and back is then two context switches on one CPU, where a
                 # thread on another CPU must first be woken (see _CheckHandoff.wait).
-                checker = _checker_on_this_cpu()
+                checker = _checker_on_this_cpu(look_up=False)
                 if checker is None or not checker.try_run(handoff.run):
                     _default_checkers().run(handoff.run)
                 else:
@@ -966,7 +966,7 @@ class _Scheduler(Generic[AnyStr]):
                     raise RuntimeError("the walk is closed")
                 if isinstance(executor, _ScanThreads):
                     if on_the_loops_cpu:
-                        checker = _checker_on_this_cpu()
+                        checker = _checker_on_this_cpu(look_up=False)
                         if checker is not None and checker.try_run(partial(self._run_job, True)):
                             continue
                     executor.run(self._run_job)
@@ -1180,6 +1180,7 @@ class _ScanThreads:
         return True
 
     def _serve(self, generation: _Generation) -> None:
+        _look_up_getcpu()  # here, so that the loop's thread need not (once a process)
         if self._batch:
             _schedule_as_batch()
         if self._cpu is not None:
@@ -1338,18 +1339,33 @@ def _load_getcpu() -> Callable[[], int] | None:
     return getcpu
 
 
-def _checker_on_this_cpu() -> _ScanThreads | None:
+def _look_up_getcpu() -> None:
+    """Find ``sched_getcpu`` once (importing ``ctypes``, ~2.5 ms of reading files).
+
+    rwalk's own threads do it when they start (:meth:`_ScanThreads._serve`), so that
+    the event loop's thread never has to.
+    """
+    global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
+    if not _getcpu_looked_up:
+        _getcpu = _load_getcpu()
+        _getcpu_looked_up = True
+
+
+def _checker_on_this_cpu(look_up: bool = True) -> _ScanThreads | None:
     """The link checker pinned to the CPU the calling thread runs on (made if need be).
 
     None where the CPU cannot be known, or when _CPU_CHECKERS_MAX CPUs have one.  Why a
     check goes there: see :meth:`_CheckHandoff.wait` and design.md ("Link checks on the
     loop's own CPU").  A walk in turns starts the scan job it waits for there too, when
     the checker is free (see :meth:`_Scheduler._start_jobs`).
+
+    ``look_up=False`` (on the event loop's thread): None until one of rwalk's threads
+    has found ``sched_getcpu``, rather than import ``ctypes`` here.
     """
-    global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
     if not _getcpu_looked_up:
-        _getcpu = _load_getcpu()
-        _getcpu_looked_up = True
+        if not look_up:
+            return None
+        _look_up_getcpu()
     if _getcpu is None:
         return None
     cpu = _getcpu()
