@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -170,6 +171,20 @@ def test_a_process_pool_is_refused_at_the_call(tree: Path) -> None:
             rwalk.awalk(tree, executor=executor)
         with pytest.raises(ValueError, match="executor must run its tasks in this process"):
             rwalk.awalk_entries(tree, executor=executor)
+
+
+def test_a_process_pool_module_being_imported_refuses_nothing(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # awalk looks the process pool's module up rather than import it; while another
+    # thread imports it, the module is in sys.modules without its class yet.
+    monkeypatch.setitem(
+        sys.modules, "concurrent.futures.process", types.ModuleType("concurrent.futures.process")
+    )
+    expected = sync_walk(rwalk.walk(tree))
+    assert run_walk(rwalk.awalk(tree)) == expected
+    with ThreadPoolExecutor(2) as executor:
+        assert run_walk(rwalk.awalk(tree, executor=executor)) == expected
 
 
 def edits(dirpath: Any, dirnames: list[Any], filenames: list[Any]) -> None:

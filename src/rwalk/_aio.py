@@ -537,7 +537,7 @@ class _Scheduler(Generic[AnyStr]):
                 # To the checker on the loop's own CPU if it is free: the hand-off
                 # there and back is then two context switches on one CPU, where a
                 # thread on another CPU must first be woken (see _CheckHandoff.wait).
-                checker = _checker_on_this_cpu(look_up=False)
+                checker = _checker_on_this_cpu()
                 if checker is None or not checker.try_run(handoff.run):
                     _default_checkers().run(handoff.run)
                 else:
@@ -966,7 +966,7 @@ class _Scheduler(Generic[AnyStr]):
                     raise RuntimeError("the walk is closed")
                 if isinstance(executor, _ScanThreads):
                     if on_the_loops_cpu:
-                        checker = _checker_on_this_cpu(look_up=False)
+                        checker = _checker_on_this_cpu()
                         if checker is not None and checker.try_run(partial(self._run_job, True)):
                             continue
                     executor.run(self._run_job)
@@ -1180,7 +1180,6 @@ class _ScanThreads:
         return True
 
     def _serve(self, generation: _Generation) -> None:
-        _look_up_getcpu()  # here, so that the loop's thread need not (once a process)
         if self._batch:
             _schedule_as_batch()
         if self._cpu is not None:
@@ -1313,9 +1312,6 @@ def _default_checkers() -> _ScanThreads:
 # program may meet most of its CPUs.
 _cpu_checkers: dict[int, _ScanThreads] = {}
 _CPU_CHECKERS_MAX = 32
-# sched_getcpu() from the C library; None where there is none.  Looked up on first use.
-_getcpu: Callable[[], int] | None = None
-_getcpu_looked_up = False
 
 
 def _load_getcpu() -> Callable[[], int] | None:
@@ -1329,7 +1325,7 @@ def _load_getcpu() -> Callable[[], int] | None:
     if not sys.platform.startswith("linux") or not hasattr(os, "sched_setaffinity"):
         return None
     try:
-        import ctypes  # here, not at import rwalk: ~2.5 ms, Linux only
+        import ctypes  # here, not at import rwalk (~2.5 ms, Linux only)
 
         getcpu = ctypes.PyDLL(None).sched_getcpu
     except (ImportError, OSError, AttributeError):
@@ -1339,33 +1335,27 @@ def _load_getcpu() -> Callable[[], int] | None:
     return getcpu
 
 
-def _look_up_getcpu() -> None:
-    """Find ``sched_getcpu`` once (importing ``ctypes``, ~2.5 ms of reading files).
-
-    rwalk's own threads do it when they start (:meth:`_ScanThreads._serve`), so that
-    the event loop's thread never has to.
-    """
-    global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
-    if not _getcpu_looked_up:
-        _getcpu = _load_getcpu()
-        _getcpu_looked_up = True
+# sched_getcpu() from the C library; None where there is none.  Looked up with this
+# module (the first use of rwalk.awalk), not at a walk's first link check: importing
+# ctypes reads files (~2.5 ms), which the event loop's thread must not do mid-walk, and
+# which rwalk's own threads must not do either (a fork while one of them holds the
+# import lock would leave the child's walk waiting for it forever: found in review).
+_getcpu: Callable[[], int] | None = _load_getcpu()
+_getcpu_looked_up = True
 
 
-def _checker_on_this_cpu(look_up: bool = True) -> _ScanThreads | None:
+def _checker_on_this_cpu() -> _ScanThreads | None:
     """The link checker pinned to the CPU the calling thread runs on (made if need be).
 
     None where the CPU cannot be known, or when _CPU_CHECKERS_MAX CPUs have one.  Why a
     check goes there: see :meth:`_CheckHandoff.wait` and design.md ("Link checks on the
     loop's own CPU").  A walk in turns starts the scan job it waits for there too, when
     the checker is free (see :meth:`_Scheduler._start_jobs`).
-
-    ``look_up=False`` (on the event loop's thread): None until one of rwalk's threads
-    has found ``sched_getcpu``, rather than import ``ctypes`` here.
     """
+    global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
     if not _getcpu_looked_up:
-        if not look_up:
-            return None
-        _look_up_getcpu()
+        _getcpu = _load_getcpu()
+        _getcpu_looked_up = True
     if _getcpu is None:
         return None
     cpu = _getcpu()
@@ -1577,8 +1567,10 @@ def _check_executor(executor: object) -> None:
     # Looked up, not imported: an executor can only be a ProcessPoolExecutor once its
     # module is loaded, and importing it here (multiprocessing, tempfile, shutil, ...)
     # took ~8 ms of the first awalk() call, on the event loop's thread.
-    process = sys.modules.get("concurrent.futures.process")
-    if process is not None and isinstance(executor, process.ProcessPoolExecutor):
+    # (getattr: while another thread imports that module, it is already in sys.modules
+    # without the class; no instance of the class can exist before the class does.)
+    pool_class = getattr(sys.modules.get("concurrent.futures.process"), "ProcessPoolExecutor", None)
+    if isinstance(pool_class, type) and isinstance(executor, pool_class):
         # Jobs take directories from, and attach listings to, the walk's own nodes.
         raise ValueError(
             "executor must run its tasks in this process (a thread pool): "
