@@ -1546,7 +1546,6 @@ def test_link_checks_go_to_the_shared_checkers_when_no_pinned_one_can_take_them(
 ) -> None:
     if "_getcpu" not in setting and _aio._load_getcpu() is None:
         pytest.skip("no sched_getcpu here: checks always go to the shared checkers")
-    monkeypatch.setattr(_aio, "_getcpu_looked_up", True)
     monkeypatch.setattr(_aio, "_getcpu", _aio._load_getcpu())
     for name, value in setting.items():
         monkeypatch.setattr(_aio, name, value)

@@ -1325,7 +1325,7 @@ def _load_getcpu() -> Callable[[], int] | None:
     if not sys.platform.startswith("linux") or not hasattr(os, "sched_setaffinity"):
         return None
     try:
-        import ctypes  # here, not at import rwalk (~2.5 ms, Linux only)
+        import ctypes  # with awalk's module, not by import rwalk (Linux only)
 
         getcpu = ctypes.PyDLL(None).sched_getcpu
     except (ImportError, OSError, AttributeError):
@@ -1341,7 +1341,6 @@ def _load_getcpu() -> Callable[[], int] | None:
 # which rwalk's own threads must not do either (a fork while one of them holds the
 # import lock would leave the child's walk waiting for it forever: found in review).
 _getcpu: Callable[[], int] | None = _load_getcpu()
-_getcpu_looked_up = True
 
 
 def _checker_on_this_cpu() -> _ScanThreads | None:
@@ -1352,10 +1351,6 @@ def _checker_on_this_cpu() -> _ScanThreads | None:
     loop's own CPU").  A walk in turns starts the scan job it waits for there too, when
     the checker is free (see :meth:`_Scheduler._start_jobs`).
     """
-    global _getcpu, _getcpu_looked_up  # noqa: PLW0603 - looked up once, lazily
-    if not _getcpu_looked_up:
-        _getcpu = _load_getcpu()
-        _getcpu_looked_up = True
     if _getcpu is None:
         return None
     cpu = _getcpu()
@@ -1565,8 +1560,9 @@ def _check_executor(executor: object) -> None:
             f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
         )
     # Looked up, not imported: an executor can only be a ProcessPoolExecutor once its
-    # module is loaded, and importing it here (multiprocessing, tempfile, shutil, ...)
-    # took ~8 ms of the first awalk() call, on the event loop's thread.
+    # module is loaded, and importing it with this module (multiprocessing, tempfile,
+    # shutil, ...) took ~8 ms of the first use of rwalk.awalk, which may be on the
+    # event loop's thread.
     # (getattr: while another thread imports that module, it is already in sys.modules
     # without the class; no instance of the class can exist before the class does.)
     pool_class = getattr(sys.modules.get("concurrent.futures.process"), "ProcessPoolExecutor", None)
