@@ -535,13 +535,13 @@ def test_read_ahead_zero_sees_the_tree_as_changed_during_the_walk(
 ) -> None:
     # Listings made ahead may predate the caller's changes (docs: "Snapshots");
     # read_ahead=0 lists each directory when the walk reaches it, as os.walk does.
-    top, edit = changed_during_the_walk(tmp_path / "os", change)
-    expected = sync_walk(os.walk(top, followlinks=followlinks), edit)
+    os_top, os_edit = changed_during_the_walk(tmp_path / "os", change)
+    expected = sync_walk(os.walk(os_top, followlinks=followlinks), os_edit)
     top, edit = changed_during_the_walk(tmp_path / "awalk", change)
     got = run_walk(rwalk.awalk(top, followlinks=followlinks, read_ahead=0), edit)
     # The same tree, made twice: compare the paths below each top.
     assert [(os.path.relpath(p, top), d, f) for p, d, f in got] == [
-        (os.path.relpath(p, tmp_path / "os" / change), d, f) for p, d, f in expected
+        (os.path.relpath(p, os_top), d, f) for p, d, f in expected
     ]
 
 
@@ -1878,8 +1878,8 @@ print(len(records), sorted(set(imported_on_the_loop)))
 
 
 def test_the_loops_thread_imports_nothing_while_walking(tmp_path: Path) -> None:
-    # Importing reads files; rwalk's own threads look sched_getcpu up (ctypes), the loop
-    # never does, however soon its first link check comes.
+    # Importing reads files: what awalk needs (ctypes for sched_getcpu included) comes
+    # with its module, never during a walk, however soon its first link check comes.
     top = wide_tree(tmp_path, 30)
     result = subprocess.run(
         [sys.executable, "-c", LOOP_IMPORTS, str(top)],

@@ -1559,12 +1559,11 @@ def _check_executor(executor: object) -> None:
         raise TypeError(
             f"executor must be a concurrent.futures.Executor or None, not {type(executor).__name__}"
         )
-    # Looked up, not imported: an executor can only be a ProcessPoolExecutor once its
-    # module is loaded, and importing it with this module (multiprocessing, tempfile,
-    # shutil, ...) took ~8 ms of the first use of rwalk.awalk, which may be on the
-    # event loop's thread.
-    # (getattr: while another thread imports that module, it is already in sys.modules
-    # without the class; no instance of the class can exist before the class does.)
+    # Looked up, not imported: no executor can be a ProcessPoolExecutor before that
+    # class exists, and importing its module with this one (multiprocessing, tempfile,
+    # shutil, ...) took ~8 ms of the first use of rwalk.awalk, maybe on the loop's
+    # thread.  getattr: while another thread imports it, the module is already in
+    # sys.modules without the class.
     pool_class = getattr(sys.modules.get("concurrent.futures.process"), "ProcessPoolExecutor", None)
     if isinstance(pool_class, type) and isinstance(executor, pool_class):
         # Jobs take directories from, and attach listings to, the walk's own nodes.
