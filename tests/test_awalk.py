@@ -1802,6 +1802,103 @@ def test_a_spinning_wait_gives_the_cpu_away_and_gives_up_in_time(
         threads.stop(10)
 
 
+class _ScriptedClock:
+    """``time`` for ``_aio``: ``perf_counter`` returns the given readings, in order."""
+
+    def __init__(self, *readings: float) -> None:
+        self._readings = list(readings)
+
+    def perf_counter(self) -> float:
+        return self._readings.pop(0)
+
+
+@pytest.mark.parametrize(
+    ("check_took", "answered_at", "contended"),
+    [
+        # The check ran 10 us; the loop had the answer 40 us after it began to wait:
+        # 30 us of hand-off, as when only the checker wanted the CPU.
+        pytest.param(0.00001, 1.00004, False, id="hand-off-only"),
+        # A long check (a large directory) is not a sign of another thread.
+        pytest.param(0.0005, 1.00053, False, id="long-check"),
+        # The answer came 250 us after the wait began: something else had the CPU.
+        pytest.param(0.00001, 1.00025, True, id="another-thread-ran"),
+    ],
+)
+def test_a_spinning_wait_that_takes_longer_than_the_check_finds_the_cpu_contended(
+    monkeypatch: pytest.MonkeyPatch, check_took: float, answered_at: float, contended: bool
+) -> None:
+    posted = _Posted()
+    handoff = _aio._CheckHandoff(posted, 1, lambda: ["a"], ())  # type: ignore[arg-type]
+    # The check's own run (started, ended), then the wait's (began, answer seen).
+    monkeypatch.setattr(_aio, "time", _ScriptedClock(0.0, check_took, 1.0, answered_at))
+    handoff.run()
+    assert handoff.took == pytest.approx(check_took)
+    assert handoff.wait(10, True) == ["a"]
+    assert handoff.contended is contended
+    assert posted.posted == []
+
+
+def test_a_spinning_wait_that_gives_up_finds_the_cpu_contended() -> None:
+    posted = _Posted()
+    release = threading.Event()
+
+    def blocked() -> list[str]:
+        release.wait(30)
+        return ["b"]
+
+    threads = _aio._ScanThreads(1, "rwalk-test")
+    try:
+        handoff = _aio._CheckHandoff(posted, 4, blocked, ())  # type: ignore[arg-type]
+        threads.run(handoff.run)
+        assert handoff.wait(0.001, True) is None
+        assert handoff.contended
+        # A wait that sleeps on the answer does not judge the CPU.
+        sleeper = _aio._CheckHandoff(posted, 5, blocked, ())  # type: ignore[arg-type]
+        assert sleeper.wait(0.001, False) is None
+        assert not sleeper.contended
+    finally:
+        release.set()
+        threads.stop(10)
+
+
+@needs_pinned_checkers
+@pytest.mark.usefixtures("turns_only")
+def test_after_a_contended_wait_the_loop_sleeps_on_that_cpus_checks(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Giving way to the pinned checker hands a busy thread of another program a whole
+    # time slice when one shares the CPU (the warm tree beside a busy process on each
+    # CPU: 1.88x os.walk top-down): once a wait finds that, the loop sleeps on the
+    # answers of that CPU's checker for _CONTENDED_SECONDS.
+    cpu = pinnable_cpu()
+    assert cpu is not None
+    checker = _aio._ScanThreads(1, f"rwalk-check-cpu{cpu}", cpu=cpu)
+    monkeypatch.setattr(_aio, "_cpu_checkers", {cpu: checker})
+    monkeypatch.setattr(_aio, "_CONTENDED_SECONDS", 3600.0)
+    started = threading.Event()
+    checker.run(started.set)
+    assert started.wait(10)
+    spins: list[bool] = []
+    real_wait = _aio._CheckHandoff.wait
+
+    def wait(self: Any, seconds: float, spin: bool = False) -> Any:
+        spins.append(spin)
+        answer = real_wait(self, seconds, spin)
+        # Every wait that gives way reports another thread on the CPU.
+        self.contended = spin
+        return answer
+
+    monkeypatch.setattr(_aio._CheckHandoff, "wait", wait)
+    expected = sync_walk(rwalk.walk(tree))
+    try:
+        assert walk_on_cpu(cpu, lambda: rwalk.awalk(tree)) == expected
+    finally:
+        checker.stop(10)
+    assert len(spins) > 1
+    assert spins.count(True) == 1
+    assert checker.spin_after > time.perf_counter() + 3000
+
+
 class _StuckThread:
     """A thread that never ends: its join waits the whole timeout (on a fake clock)."""
 

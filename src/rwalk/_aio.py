@@ -115,6 +115,15 @@ _CPU_BOUND_RATIO = 2.0
 _TURN_SECONDS = 0.002
 # How long the loop thread waits in place for a link check before awaiting it.
 _CHECK_WAIT_SECONDS = 0.0002
+# A wait in place that gives way (sched_yield) to the checker on the loop's CPU and
+# takes this much longer than the check itself, or ends without the answer, found that
+# CPU shared with another busy thread (another program's, or one of this program's),
+# which ran for a time slice each time the loop gave way.  The loop then waits for
+# checks on that CPU by sleeping on the answer instead, for _CONTENDED_SECONDS.
+# Measured on the warm tree beside a busy process on each CPU: top-down walks 1.88x
+# os.walk giving way, 0.74x sleeping (design.md, "Link checks when the CPU is shared").
+_CONTENDED_SPIN_SECONDS = 0.0001
+_CONTENDED_SECONDS = 0.5
 # The post-yield link check lists the directory again instead of one lstat per name
 # (subdirectories_to_enter_listed) while directories list at CPU speed, for at least
 # this many names making up at least 1/_LISTED_CHECK_ENTRIES_PER_NAME of its entries.
@@ -181,6 +190,8 @@ class _CheckHandoff(Generic[AnyStr]):
         "_serial",
         "_taken",
         "answer",
+        "contended",
+        "took",
     )
 
     def __init__(
@@ -195,6 +206,10 @@ class _CheckHandoff(Generic[AnyStr]):
         self._check = check
         self._arguments = arguments
         self.answer: Any = None
+        # How long the check itself ran (set with answer), and whether a wait that
+        # gave way found the loop's CPU busy with another thread (see wait).
+        self.took = 0.0
+        self.contended = False
         self._late = False
         self._taken = False
         self._guard = threading.Lock()
@@ -207,9 +222,12 @@ class _CheckHandoff(Generic[AnyStr]):
             if self._taken or self._scheduler._closed:
                 return
             self._taken = True
+        started = time.perf_counter()
         answer = _run_check(self._check, self._arguments)
+        took = time.perf_counter() - started
         with self._guard:
             self.answer = answer
+            self.took = took
             late = self._late
         self._done.release()
         if late:
@@ -223,18 +241,27 @@ class _CheckHandoff(Generic[AnyStr]):
         until the answer is in: a thread that sleeps is woken onto whichever CPU is
         idle, which costs waking that CPU and takes the loop away from the CPU its
         checker is pinned to.  Not for a checker that may be on another CPU: a loop
-        taking the GIL back after every yield would only compete with it.
+        taking the GIL back after every yield would only compete with it.  Giving way
+        pays only while nothing else wants that CPU: any other busy thread there gets
+        a whole time slice each time.  So ``contended`` is set when the
+        answer took ``_CONTENDED_SPIN_SECONDS`` longer than the check itself, or did
+        not come in time, and the caller then stops giving way for a while.
         """
         if spin:
             clock = time.perf_counter
-            deadline = clock() + seconds
+            began = clock()
+            deadline = began + seconds
             give_way = os.sched_yield
             done = self._done
             while not done.acquire(False):
                 give_way()
                 if clock() > deadline:
+                    self.contended = True
                     break
             else:
+                # The answer (and took, set before _done was released) is in.
+                if clock() - began - self.took > _CONTENDED_SPIN_SECONDS:
+                    self.contended = True
                 return self.answer
         elif self._done.acquire(True, seconds):
             return self.answer
@@ -532,7 +559,7 @@ class _Scheduler(Generic[AnyStr]):
                 by_a_job = self._parallel >= _SHARED_FROM and self._jobs > 0
                 if by_a_job:
                     self._pending_check = handoff
-            spin = False
+            spinning_on: _ScanThreads | None = None
             if not by_a_job:
                 # To the checker on the loop's own CPU if it is free: the hand-off
                 # there and back is then two context switches on one CPU, where a
@@ -540,9 +567,12 @@ class _Scheduler(Generic[AnyStr]):
                 checker = _checker_on_this_cpu()
                 if checker is None or not checker.try_run(handoff.run):
                     _default_checkers().run(handoff.run)
-                else:
-                    spin = checker.pinned
-            answer = handoff.wait(_CHECK_WAIT_SECONDS, spin)
+                elif checker.pinned and time.perf_counter() >= checker.spin_after:
+                    spinning_on = checker
+            answer = handoff.wait(_CHECK_WAIT_SECONDS, spinning_on is not None)
+            if spinning_on is not None and handoff.contended:
+                # Another thread keeps that CPU busy: sleep on the answers for a while.
+                spinning_on.spin_after = time.perf_counter() + _CONTENDED_SECONDS
             if answer is not None:
                 if isinstance(answer, _ScanCrash):
                     raise answer.exception
@@ -1128,6 +1158,10 @@ class _ScanThreads:
         self._batch = batch
         self._cpu = cpu
         self.pinned = False
+        # Until when a loop waiting for a check on this (pinned) thread sleeps rather
+        # than gives way (see _CheckHandoff.wait); written by loop threads, read as a
+        # hint (a stale value costs one wait done the other way).
+        self.spin_after = 0.0
         self._lock = threading.Lock()
         # The threads started since the last stop, with their queue and counters (all
         # guarded by _lock).  A stop leaves the old generation to finish what it was
