@@ -17,6 +17,10 @@ Three measurements, each printed as a markdown table:
     while awalk walks each tree, a task that sleeps 1 ms at a time records the longest
     gap between its wake-ups: how long the event loop was kept from other work.
     ``os.walk`` called directly in a coroutine is shown for contrast.
+``busy``
+    the warm and latency trees again, with ``os.walk`` and awalk only, while one
+    process per CPU does nothing but compute (``--busy``): a machine whose CPUs are all
+    wanted by other programs, where hand-offs between threads wait for CPU time.
 
 Method, as in ``walk_bench.py``: trees built once (cached), one untimed priming run per
 walker that also cross-checks its entry count against an independent count (a walker
@@ -30,10 +34,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -154,15 +160,47 @@ def slow_scandir(seconds: float) -> Any:
     return mock.patch("os.scandir", scandir)
 
 
-def measure(top: str, rounds: int, expected: int) -> dict[str, list[float] | str]:
-    """Seconds per round for each walker, or why it was not timed."""
+# The walkers timed beside busy processes.
+BUSY_WALKERS = ("os.walk", "rwalk.awalk", "os.walk bottom-up", "rwalk.awalk bottom-up")
+
+
+# A process that only computes, until killed or until its parent is gone (so that a
+# benchmark killed outright leaves none behind).
+BUSY_PROGRAM = """
+import os
+parent = os.getppid()
+while os.getppid() == parent:
+    for _ in range(100_000):
+        pass
+"""
+
+
+@contextlib.contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """``count`` processes that only compute, for as long as the block runs."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(count):
+            processes.append(subprocess.Popen([sys.executable, "-c", BUSY_PROGRAM]))
+        yield
+    finally:
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.wait()
+
+
+def measure(
+    top: str, rounds: int, expected: int, names: tuple[str, ...] = tuple(WALKERS)
+) -> dict[str, list[float] | str]:
+    """Seconds per round for each walker named, or why it was not timed."""
     results: dict[str, list[float] | str] = {}
-    for name, count in WALKERS.items():
-        counted = count(top)  # the untimed priming run, and the cross-check
+    for name in names:
+        counted = WALKERS[name](top)  # the untimed priming run, and the cross-check
         results[name] = [] if counted == expected else f"WRONG: {counted} != {expected}"
-    names = [name for name, result in results.items() if isinstance(result, list)]
+    timed = [name for name, result in results.items() if isinstance(result, list)]
     for round_index in range(rounds):
-        for name in names if round_index % 2 == 0 else names[::-1]:
+        for name in timed if round_index % 2 == 0 else timed[::-1]:
             gc.collect()
             start = time.perf_counter()
             counted = WALKERS[name](top)
@@ -271,8 +309,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-rounds", type=int, default=5, help="timed rounds, slow tree (os.walk ~2.2 s)"
     )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="busy processes beside the last tables (default: one per CPU; 0: skip them)",
+    )
+    parser.add_argument(
+        "--busy-rounds", type=int, default=5, help="timed rounds beside busy processes"
+    )
     parser.add_argument("--cache", type=Path, default=None, help="where trees are built")
     args = parser.parse_args(argv)
+    if args.busy < 0:
+        parser.error(f"--busy must be 0 or more, not {args.busy}")
     cache = args.cache or trees.default_cache()
     wide = os.fspath(trees.build_wide(cache))
     latency = os.fspath(build_latency_tree(cache))
@@ -294,7 +343,35 @@ def main(argv: list[str] | None = None) -> int:
     print(render(title, results, expected, True))
     print()
     print(heartbeat_table(wide, latency, max(3, args.latency_rounds)))
+    if args.busy:
+        print()
+        print(busy_tables(wide, latency, args.busy, args.busy_rounds))
     return 0
+
+
+def busy_tables(wide: str, latency: str, busy: int, rounds: int) -> str:
+    """The warm and latency tables for os.walk and awalk, beside ``busy`` processes."""
+    where = f"beside {busy} busy process{'es' if busy != 1 else ''}"
+    slow_rounds = max(1, rounds // 2)
+    tables = []
+    with busy_processes(busy):
+        expected = trees.count_entries(wide)
+        results = measure(wide, rounds, expected, BUSY_WALKERS)
+        title = f"wide, warm, {where} ({_rounds(rounds)})"
+        tables.append(render(title, results, expected, False))
+        expected = trees.count_entries(latency)
+        with slow_scandir(LATENCY_SECONDS):
+            results = measure(latency, slow_rounds, expected, BUSY_WALKERS)
+        title = (
+            f"latency, +{LATENCY_SECONDS * 1000:.0f} ms per scandir, {where} "
+            f"({_rounds(slow_rounds)})"
+        )
+        tables.append(render(title, results, expected, True))
+    return "\n\n".join(tables)
+
+
+def _rounds(count: int) -> str:
+    return f"{count} round{'s' if count != 1 else ''}"
 
 
 if __name__ == "__main__":
