@@ -743,6 +743,62 @@ def test_head_in_a_shell_pipeline_sees_no_traceback(many_files: Path) -> None:
     assert result.stderr == b""
 
 
+def test_a_name_in_an_error_message_is_escaped_as_in_the_listing(tmp_path: Path) -> None:
+    # stderr is usually the same terminal: a name's escape sequence or newline must not
+    # reach it raw there either.  tree escapes such bytes as \ooo (octal), in both.
+    name = "miss\x1b[31mX\nY"
+    result = run_rwalk(["-n", name], tmp_path)
+    assert result.returncode == 2
+    assert result.stdout.startswith(b"miss\\033[31mX\\012Y  [error opening dir]\n")
+    assert result.stderr == b"rwalk: miss\\033[31mX\\012Y: No such file or directory\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_one_message_and_exit_2(project: Path) -> None:
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "rwalk", "project"],
+            cwd=project.parent,
+            env={**os.environ, **UTF8_ENV},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    assert result.stderr == b"rwalk: write error: No space left on device\n"
+    assert result.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("redirection", "status", "message"),
+    [
+        pytest.param(">&-", 2, b"rwalk: standard output is closed\n", id="stdout-closed"),
+        # The listing is written; the message about the missing path has nowhere to go.
+        pytest.param("2>&-", 2, None, id="stderr-closed"),
+        pytest.param("2>/dev/full", 2, None, id="stderr-full"),
+    ],
+)
+def test_a_closed_or_full_stream_is_no_traceback(
+    project: Path, redirection: str, status: int, message: bytes | None
+) -> None:
+    if "/dev/full" in redirection and not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    result = subprocess.run(
+        f"'{sys.executable}' -m rwalk project missing {redirection}",
+        shell=True,
+        cwd=project.parent,
+        env={**os.environ, **UTF8_ENV},
+        capture_output=redirection.startswith("2"),
+        stderr=None if redirection.startswith("2") else subprocess.PIPE,
+        check=False,
+    )
+    assert result.returncode == status
+    if message is not None:
+        assert result.stderr == message
+    else:
+        assert result.stdout.startswith(b"project\n")
+        assert b"missing  [error opening dir]" in result.stdout
+
+
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 

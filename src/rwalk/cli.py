@@ -6,9 +6,10 @@ written, and turns failures into exit statuses.  The listing itself is
 :mod:`rwalk._render`, which know nothing of typer.
 
 Exit status: 0 when everything was listed; 2 when a path does not exist or something
-could not be read (the entry is still shown, and a message goes to stderr), or on a
-usage error; 130 on Ctrl-C; 141 when the reader of the output goes away (as a process
-killed by SIGPIPE, but quietly and with no traceback).
+could not be read (the entry is still shown, and a message goes to stderr), when the
+listing could not be written (a full disk, a closed stdout), or on a usage error; 130
+on Ctrl-C; 141 when the reader of the output goes away (as a process killed by
+SIGPIPE, but quietly and with no traceback).
 """
 
 # No ``from __future__ import annotations`` here: typer would then evaluate the
@@ -26,7 +27,7 @@ import typer
 import rwalk
 
 from ._output import BatchedWriter, TextStyle, write_json, write_text
-from ._render import ASCII_GUIDES, UNICODE_GUIDES, ColourScheme
+from ._render import ASCII_GUIDES, UNICODE_GUIDES, ColourScheme, escape_name
 from ._tree import (
     Lister,
     ListingOptions,
@@ -211,6 +212,10 @@ def list_tree(
         except ValueError as error:
             raise typer.BadParameter(str(error), param_hint="-P/-I") from None
 
+    if sys.stdout is None:
+        # Started with stdout closed (rwalk >&-): nowhere to list to.
+        _complain([b"rwalk: standard output is closed"])
+        raise typer.Exit(EXIT_TROUBLE)
     stdout = sys.stdout.buffer
     on_terminal = stdout.isatty()
     colours = None
@@ -272,20 +277,78 @@ def list_tree(
             )
             write_text(events, style, tally, output.write)
         output.flush()
-        stdout.flush()
+        _flush(stdout)
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except _OutputError as failure:
+        # The listing could not be written (a full disk, an I/O error): say so once, and
+        # leave nothing buffered for the interpreter's final flush to fail on again.
+        _silence_stdout()
+        _complain([b"rwalk: write error: " + _reason(failure.error)])
+        raise typer.Exit(EXIT_TROUBLE) from None
     finally:
         # Ends any walk still open (--async: its event loop and scans) now, not at exit.
         events.close()
     if tally.errors:
-        for path, listing_error in tally.errors:
-            reason = listing_error.strerror or str(listing_error)
-            sys.stderr.write(f"rwalk: {os.fsdecode(path)}: {reason}\n")
+        _complain(
+            [
+                b"rwalk: " + escape_name(path, utf8) + b": " + _reason(listing_error)
+                for path, listing_error in tally.errors
+            ]
+        )
         raise typer.Exit(EXIT_TROUBLE)
+
+
+def _reason(error: OSError) -> bytes:
+    """What went wrong, without the path (the caller writes it, escaped)."""
+    reason = error.strerror or str(error)
+    return reason.encode("utf-8", "backslashreplace")
+
+
+def _complain(lines: list[bytes]) -> None:
+    """Write ``lines`` to stderr, each ended by a newline, as far as stderr lets us.
+
+    Paths in them are already escaped as in the listing: a file name may hold escape
+    sequences or newlines, and stderr is usually the same terminal.  A stderr that is
+    closed, full or gone (a broken pipe) loses the lines and nothing else: the exit
+    status still tells.
+    """
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.flush()
+        binary: BinaryIO | None = getattr(stream, "buffer", None)
+        for line in lines:
+            if binary is not None:
+                binary.write(line + b"\n")
+            else:
+                stream.write(line.decode("utf-8", "backslashreplace") + "\n")
+        if binary is not None:
+            binary.flush()
+    except (OSError, ValueError):
+        # ValueError: stderr was closed from Python.
+        pass
+
+
+class _OutputError(Exception):
+    """Writing the listing to stdout failed with ``error`` (not a broken pipe)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _flush(stream: BinaryIO) -> None:
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise _OutputError(error) from error
 
 
 def _write_all(stream: BinaryIO) -> Callable[[bytes], object]:
@@ -298,10 +361,15 @@ def _write_all(stream: BinaryIO) -> Callable[[bytes], object]:
 
     def write(data: bytes) -> None:
         view = memoryview(data)
-        while view:
-            written = stream.write(view)
-            # None: a non-blocking stream took nothing this time; try again.
-            view = view[written or 0 :]
+        try:
+            while view:
+                written = stream.write(view)
+                # None: a non-blocking stream took nothing this time; try again.
+                view = view[written or 0 :]
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _OutputError(error) from error
 
     return write
 
@@ -311,7 +379,7 @@ def _write_and_flush(stream: BinaryIO) -> Callable[[bytes], object]:
 
     def write(data: bytes) -> None:
         write_all(data)
-        stream.flush()
+        _flush(stream)
 
     return write
 
