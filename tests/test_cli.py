@@ -441,6 +441,40 @@ def test_drive_async_iterator_yields_every_item_and_closes_the_iterator() -> Non
     assert list(drive_async_iterator(numbers())) == [0, 1, 2]
 
 
+@pytest.mark.skipif(
+    signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
+    reason="needs Python's own Ctrl-C handler",
+)
+def test_ctrl_c_in_the_event_loops_code_cancels_the_step_then_raises() -> None:
+    # Ctrl-C that lands in the event loop's own code (here a callback), not in the
+    # iterator: the step in progress is cancelled and ends (its cleanup runs), then
+    # KeyboardInterrupt comes, as with asyncio.run.  Raised in the loop instead, it
+    # left the iterator running, and aclose() raised "asynchronous generator is
+    # already running" (rwalk --async with Ctrl-C, found by an audit).
+    import asyncio
+
+    from rwalk._tree import drive_async_iterator
+
+    cleaned = []
+
+    async def items() -> AsyncIterator[int]:
+        try:
+            yield 1
+            loop = asyncio.get_running_loop()
+            loop.call_soon(signal.raise_signal, signal.SIGINT)
+            await loop.create_future()  # never done: only the cancellation ends it
+            yield 2
+        finally:
+            cleaned.append(True)
+
+    driven = drive_async_iterator(items())
+    assert next(driven) == 1
+    with pytest.raises(KeyboardInterrupt):
+        next(driven)
+    assert cleaned == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_async_listing_is_identical(project: Path) -> None:
     for args in (["-a", "project"], ["-l", "-L", "3", "project"]):
         assert run_rwalk(["--async", *args], project.parent).stdout == (
@@ -676,6 +710,32 @@ def test_unreadable_directory_is_marked_and_exits_2(world_reachable_tmp: Path) -
     assert status == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize(
+    "options", [[], ["-l"], ["--async", "-l"]], ids=["plain", "follow", "async-follow"]
+)
+def test_a_directory_that_cannot_be_searched_is_an_error_with_or_without_l(
+    world_reachable_tmp: Path, options: list[str]
+) -> None:
+    # "noexec" can be read but not searched: its subdirectory cannot be stat'ed, nor
+    # listed.  With -l the failed stat was taken for a loop ("[recursive, not
+    # followed]", exit 0, nothing on stderr; found by an audit): it is an error as
+    # without -l.
+    root = world_reachable_tmp / "noexec"
+    (root / "x").mkdir(parents=True)
+    root.chmod(0o644)
+    args = ["-n", *options, "noexec"]
+    if os.geteuid() == 0:
+        status, stdout, stderr = _run_forked_as_nobody(args, world_reachable_tmp)
+    else:
+        result = run_rwalk(args, world_reachable_tmp)
+        status, stdout, stderr = result.returncode, result.stdout, result.stderr
+    root.chmod(0o755)
+    assert stdout.decode() == "noexec\n└── x  [error opening dir]\n\n2 directories, 0 files\n"
+    assert stderr == b"rwalk: noexec/x: Permission denied\n"
+    assert status == 2
+
+
 @pytest.mark.skipif(
     TREE is None or os.geteuid() != 0 or shutil.which("setpriv") is None,
     reason="needs GNU tree, root and setpriv to compare as an unprivileged user",
@@ -803,9 +863,10 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_ctrl_c_exits_130_without_traceback(many_files: Path) -> None:
+@pytest.mark.parametrize("args", [["many"], ["--async", "many"]], ids=["scan", "async"])
+def test_ctrl_c_exits_130_without_traceback(many_files: Path, args: list[str]) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-m", "rwalk", "many"],
+        [sys.executable, "-m", "rwalk", *args],
         cwd=many_files.parent,
         env={**os.environ, **UTF8_ENV},
         stdout=subprocess.PIPE,

@@ -17,6 +17,7 @@ the walk runs in exactly the order the lines print.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -296,22 +297,80 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
     One event loop runs for the whole iteration and is closed at the end, and so is the
     async iterator (if it has ``aclose``), also when the caller stops early.  asyncio is
     imported here, so only ``--async`` pays for it.
+
+    Ctrl-C while the loop runs does what ``asyncio.run`` does: the step in progress is
+    cancelled, and ``KeyboardInterrupt`` is raised once it has ended.  Raised at any
+    point inside the loop's own code instead, it could drop a callback the loop had
+    just taken off its queue, leaving the step waiting forever (seen: a hang after
+    Ctrl-C in about one run of 50), or leave the iterator running, so that ``aclose``
+    raised "asynchronous generator is already running".  While the caller handles an
+    item, Ctrl-C raises ``KeyboardInterrupt`` there, as usual (a write blocked on a
+    full pipe must stay interruptible).
     """
     import asyncio
+    import signal
+    import threading
 
     loop = asyncio.new_event_loop()
+    step: asyncio.Task[_Item] | None = None
+    in_loop = False
+    interrupted = False
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if not in_loop or interrupted:
+            # The caller's own code is running, or a second Ctrl-C: as usual.
+            raise KeyboardInterrupt
+        interrupted = True
+        if step is not None:
+            step.cancel()
+        # Wake the loop if it waits in select().
+        loop.call_soon_threadsafe(_nothing)
+
+    handles_ctrl_c = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if handles_ctrl_c:
+        signal.signal(signal.SIGINT, on_interrupt)
     try:
         while True:
+            step = loop.create_task(_next_item(iterator))
+            in_loop = True
             try:
-                item = loop.run_until_complete(_next_item(iterator))
+                item = loop.run_until_complete(step)
             except StopAsyncIteration:
                 return
+            except asyncio.CancelledError:
+                if interrupted:
+                    raise KeyboardInterrupt from None
+                raise
+            finally:
+                in_loop = False
+            if interrupted:
+                raise KeyboardInterrupt  # the step had ended when Ctrl-C came
             yield item
     finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            loop.run_until_complete(aclose())
-        loop.close()
+        try:
+            in_loop = True
+            if step is not None and not step.done():
+                # The caller stopped (or Ctrl-C came) mid-step: end the step first, or
+                # aclose() would find the iterator still running.
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    loop.run_until_complete(step)
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                loop.run_until_complete(aclose())
+        finally:
+            in_loop = False
+            if handles_ctrl_c:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            loop.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 async def _next_item(iterator: AsyncIterator[_Item]) -> _Item:
@@ -422,6 +481,9 @@ class _OpenDirectory:
 _Identity = tuple[int, int]
 # In a directory's identities: "on another device, not entered" (-x).
 _OTHER_DEVICE: _Identity = (-1, -1)
+# With -l, a subdirectory that could not be stat'ed (a parent that cannot be searched, a
+# path too long): entered all the same, so that listing it reports why, as without -l.
+_UNKNOWN: _Identity = (-2, -2)
 # A directory's entries, filtered and sorted; (with -l) the (device, inode) of each
 # subdirectory to enter, or None for one that leads back to an ancestor; and (with
 # --du) each entry's total size.
@@ -577,6 +639,8 @@ def _root_events(
                     entry_stat, RECURSIVE_NOT_FOLLOWED, False, total,
                 )  # fmt: skip
                 continue
+            if child_identity == _UNKNOWN:
+                child_identity = None  # not on the path of ancestors
             listing = lister.list_directory(path)
             if isinstance(listing, NotEntered):
                 yield Node(
@@ -682,10 +746,13 @@ def _prepare(
             # Loops are found as walkdir and fd find them: a directory whose (device,
             # inode) is already on the path from the root is not entered.
             identity = _identity(status)
-            if identity is None or identity in ancestors:
+            if identity is None:
+                identities[name] = _UNKNOWN
+            elif identity in ancestors:
                 identities[name] = None
                 continue
-            identities[name] = identity
+            else:
+                identities[name] = identity
         to_enter.append(name)
     lister.will_enter(path, to_enter)
     return entries, identities, totals

@@ -18,7 +18,9 @@ SIGPIPE, but quietly and with no traceback).
 import enum
 import locale
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, BinaryIO, Optional
 
@@ -396,8 +398,16 @@ def _silence_stdout() -> None:
 
 
 def main() -> None:
-    """The console script: run the app; Ctrl-C anywhere exits 130 without a traceback."""
+    """Run the app; Ctrl-C anywhere exits 130 without a traceback.
+
+    Once the command has finished, a Ctrl-C during the interpreter's exit (rwalk's
+    threads are given a moment to close their directories) ends the process at once,
+    as the signal's default does, instead of printing a traceback from an exit handler.
+    """
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
