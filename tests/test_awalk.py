@@ -430,6 +430,25 @@ def test_a_coroutine_onerror_that_raises_ends_the_walk(tree: Path) -> None:
         run_walk(rwalk.awalk(tree, onerror=stop), edits)
 
 
+@pytest.mark.parametrize("coroutine", [False, True], ids=["function", "coroutine"])
+def test_onerror_is_called_while_the_error_is_being_handled(tree: Path, coroutine: bool) -> None:
+    # As os.walk (inside "except OSError"): sys.exc_info() is the error there, and a
+    # bare raise re-raises it, ending the walk with it.
+    seen: list[bool] = []
+
+    def onerror(error: OSError) -> None:
+        seen.append(sys.exc_info()[1] is error)
+        raise  # noqa: PLE0704 - os.walk calls onerror while the error is handled
+
+    async def async_onerror(error: OSError) -> None:
+        seen.append(sys.exc_info()[1] is error)
+        raise  # noqa: PLE0704 - os.walk calls onerror while the error is handled
+
+    with pytest.raises(FileNotFoundError):
+        run_walk(rwalk.awalk(tree / "missing", onerror=async_onerror if coroutine else onerror))
+    assert seen == [True]
+
+
 def test_a_scan_that_raises_something_else_raises_where_walk_would(tree: Path) -> None:
     real_scandir = os.scandir
 

@@ -304,6 +304,48 @@ def test_errors_are_ignored_without_onerror(tree: Path) -> None:
     assert list(rwalk.walk(str(tree / "nonexistent"))) == []
 
 
+def _handling_report(seen: list[bool]) -> Any:
+    """An onerror that records whether the error is being handled when it is called,
+    and then re-raises it with a bare ``raise`` (which needs an active exception)."""
+
+    def onerror(error: OSError) -> None:
+        seen.append(sys.exc_info()[1] is error)
+        raise  # noqa: PLE0704 - os.walk calls onerror while the error is handled
+
+    return onerror
+
+
+@pytest.mark.parametrize("walker", [os.walk, rwalk.walk], ids=["os.walk", "rwalk.walk"])
+@pytest.mark.parametrize("topdown", [True, False])
+@pytest.mark.parametrize("options", [{}, {"max_depth": 5}], ids=["plain", "with-options"])
+def test_onerror_is_called_while_the_error_is_being_handled(
+    tree: Path, walker: Any, topdown: bool, options: dict[str, Any]
+) -> None:
+    # os.walk calls onerror inside "except OSError": there sys.exc_info() is the error,
+    # a bare raise re-raises it, and logging.exception logs it (found by an audit).
+    if walker is os.walk and options:
+        pytest.skip("os.walk has no options")
+    seen: list[bool] = []
+    missing = str(tree / "missing")
+    with pytest.raises(FileNotFoundError) as raised:
+        list(walker(missing, topdown=topdown, onerror=_handling_report(seen), **options))
+    assert seen == [True]
+    assert raised.value.filename == missing
+
+
+def test_an_exception_raised_by_onerror_has_the_error_as_its_context(tree: Path) -> None:
+    class Stop(Exception):
+        pass
+
+    def onerror(error: OSError) -> None:
+        raise Stop
+
+    for walker in (os.walk, rwalk.walk):
+        with pytest.raises(Stop) as raised:
+            list(walker(str(tree / "missing"), onerror=onerror))
+        assert isinstance(raised.value.__context__, FileNotFoundError)
+
+
 def test_onerror_that_raises_ends_the_walk_with_its_exception(tree: Path) -> None:
     class Stop(Exception):
         pass

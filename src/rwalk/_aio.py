@@ -1645,8 +1645,15 @@ def _check_count(name: str, value: object, least: int) -> None:
 
 
 async def _report(onerror: OnError | None, error: OSError) -> None:
-    if onerror is not None:
-        outcome = onerror(error)
+    """``onerror(error)`` on the loop, awaited if it returns an awaitable; called, as
+    ``os.walk`` calls it, while ``error`` is handled (see ``rwalk._walk.report_error``)."""
+    if onerror is None:
+        return
+    try:
+        raise error
+    except OSError as handled:
+        error = None  # type: ignore[assignment]
+        outcome = onerror(handled)
         if inspect.isawaitable(outcome):
             await outcome
 

@@ -34,6 +34,25 @@ from ._scan import (
 __all__ = ("EntryTuple", "OnError", "WalkTuple", "walk", "walk_entries")
 
 OnError: TypeAlias = Callable[[OSError], object]
+
+
+def report_error(onerror: OnError, error: OSError) -> object:
+    """``onerror(error)``, called as ``os.walk`` calls it: while ``error`` is handled.
+
+    ``os.walk`` calls ``onerror`` inside ``except OSError``, so that there
+    ``sys.exc_info()`` is the error, a bare ``raise`` re-raises it, ``logging.exception``
+    logs it with its traceback, and an exception ``onerror`` raises has it as its
+    ``__context__`` (found by an audit: rwalk called it after the listing had returned
+    the error).
+    """
+    try:
+        raise error
+    except OSError as handled:
+        # The traceback keeps this frame alive: it must not keep the error alive too.
+        error = None  # type: ignore[assignment]
+        return onerror(handled)
+
+
 """The ``onerror`` callback: called with each ``OSError``; its return value is ignored."""
 
 WalkTuple: TypeAlias = tuple[AnyStr, list[AnyStr], list[AnyStr]]
@@ -181,7 +200,7 @@ def _walk_top_down(
     listing = scan_directory(top, False, followlinks)
     if isinstance(listing, OSError):
         if onerror is not None:
-            onerror(listing)
+            report_error(onerror, listing)
         return
     dirnames, filenames, _ = listing
     yield top, dirnames, filenames
@@ -205,7 +224,7 @@ def _walk_bottom_up(
     listing = scan_directory(top, True, followlinks)
     if isinstance(listing, OSError):
         if onerror is not None:
-            onerror(listing)
+            report_error(onerror, listing)
         return
     dirnames, filenames, enter_paths = listing
     del listing
@@ -365,7 +384,7 @@ def _enter(
     ):
         if isinstance(choice, OSError):
             if context.onerror is not None:
-                context.onerror(choice)
+                report_error(context.onerror, choice)
             continue
         path, identity = choice
         yield walker(path, depth + 1, identity, context)
@@ -377,7 +396,7 @@ def _scan_reporting(
     listing = scan_with_options(top, depth, context.followlinks, context.options)
     if isinstance(listing, OSError):
         if context.onerror is not None:
-            context.onerror(listing)
+            report_error(context.onerror, listing)
         return None
     return listing
 
