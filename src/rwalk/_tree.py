@@ -554,6 +554,8 @@ def _root_events(
         from ._gitignore import IgnoreChain
 
         root_ignore = IgnoreChain().enter(root)
+    # --du: the contents sizes of directories summed and not yet shown (see _total_sizes).
+    known = _KnownTotals()
     prepared = _prepare(
         root,
         1,
@@ -563,6 +565,7 @@ def _root_events(
         ancestors=ancestors,
         ignore=root_ignore,
         root_device=root_device,
+        known=known,
     )
     root_total = None
     if options.disk_usage:
@@ -667,6 +670,7 @@ def _root_events(
                 ancestors=ancestors,
                 ignore=child_ignore,
                 root_device=root_device,
+                known=known,
             )
             yield Node(
                 name, path, depth, index == count, is_dir, is_symlink, target,
@@ -698,11 +702,13 @@ def _prepare(
     ancestors: set[_Identity],
     ignore: IgnoreChain | None,
     root_device: int | None = None,
+    known: _KnownTotals | None = None,
 ) -> _Prepared:
     """Filter and sort a fresh listing; tell the lister which subdirectories come next.
 
     ``root_device`` (with ``-x``) is the root's ``st_dev``: a subdirectory on another
-    device is marked :data:`_OTHER_DEVICE` and not entered.
+    device is marked :data:`_OTHER_DEVICE` and not entered.  ``known`` (``--du``):
+    the contents sizes of directories already summed (see :func:`_total_sizes`).
     """
     entries = _keep(listing, options, path, ignore)
     if options.sort != "none" or options.dirs_first:
@@ -717,6 +723,7 @@ def _prepare(
             ancestors=ancestors,
             ignore=ignore,
             root_device=root_device,
+            known=known if known is not None else _KnownTotals(),
         )
         if options.disk_usage
         else {}
@@ -767,16 +774,21 @@ def _total_sizes(
     ancestors: set[_Identity],
     ignore: IgnoreChain | None,
     root_device: int | None = None,
+    known: _KnownTotals,
 ) -> dict[bytes, int]:
     """``--du``: the total size of each of ``path``'s listed ``entries`` (at ``depth``).
 
     An entry's total is its own ``lstat`` size, plus, for a directory the listing
     enters, the sizes of everything listed below it: the same filters, depth limit and
-    link rules as the listing.  Each subtree is read with a fresh scan and summed
-    depth first, holding one filtered listing per level and no names once counted:
-    memory is bounded by depth x width, not by the size of the tree.  The price is
-    time: a directory at depth k is read again for each of its k ancestors' passes
-    (``docs/design.md``, "--du").
+    link rules as the listing.  A subtree is summed depth first with a fresh scan,
+    holding one filtered listing per level; each directory summed on the way leaves its
+    contents size in ``known``, where the listing takes it when it reaches that
+    directory's parent, so that every directory is read twice in all (once summed, once
+    listed) as long as ``known`` has room (:class:`_KnownTotals`: a fixed amount of
+    memory, whatever the size of the tree); beyond that, a directory is summed again
+    for each ancestor, as before.  (Always summed afresh, a directory at depth k was
+    read k times: 60 s against tree's 0.08 s on a 900-level chain, found by an audit;
+    ``docs/design.md``, "--du".)
     """
     follow = options.follow_links
     max_depth = options.max_depth
@@ -791,10 +803,19 @@ def _total_sizes(
             and depth != max_depth
             and not _on_other_device(_stat_for_entering(child, False, root_device), root_device)
         ):
-            child_ignore = ignore.enter(child) if ignore is not None else None
-            total += _contents_size(
-                child, depth + 1, options, ancestors, child_ignore, root_device=root_device
-            )
+            contents = known.take(child)
+            if contents is None:
+                child_ignore = ignore.enter(child) if ignore is not None else None
+                contents = _contents_size(
+                    child,
+                    depth + 1,
+                    options,
+                    ancestors,
+                    child_ignore,
+                    root_device=root_device,
+                    known=known,
+                )
+            total += contents
         totals[name] = total
     return totals
 
@@ -807,13 +828,15 @@ def _contents_size(
     ignore: IgnoreChain | None,
     *,
     root_device: int | None = None,
+    known: _KnownTotals,
 ) -> int:
     """The summed sizes of what the listing shows inside ``path`` (its entries at
     ``depth``, and theirs), or 0 if ``path`` cannot be listed or leads to an ancestor.
 
     ``ancestors`` is the listing's set of (device, inode) on the current path (with
     ``-l``); it is extended and restored as the sum goes down and up.  ``ignore`` is
-    ``path``'s ``.gitignore`` chain (``--gitignore``).
+    ``path``'s ``.gitignore`` chain (``--gitignore``).  The contents size of every
+    directory summed below ``path`` is left in ``known`` (by path), while it has room.
     """
     follow = options.follow_links
     max_depth = options.max_depth
@@ -827,17 +850,22 @@ def _contents_size(
         return 0
     if identity is not None:
         ancestors.add(identity)
-    total = 0
     # Each level: its path, its entries' depth, what is left of its filtered listing,
-    # its identity (to leave the ancestors as they were) and its .gitignore chain.
-    stack = [(path, depth, iter(_keep(listing, options, path, ignore)), identity, ignore)]
+    # its identity (to leave the ancestors as they were), its .gitignore chain, and the
+    # sizes summed in it so far.
+    stack: list[_SumLevel] = [
+        _SumLevel(path, depth, iter(_keep(listing, options, path, ignore)), identity, ignore)
+    ]
+    total = 0
     while stack:
-        dirpath, entries_depth, remaining, level_identity, level_ignore = stack[-1]
-        for name, is_dir, is_symlink in remaining:
+        level = stack[-1]
+        dirpath, entries_depth = level.path, level.depth
+        level_ignore = level.ignore
+        for name, is_dir, is_symlink in level.remaining:
             child = os.path.join(dirpath, name)
             own = _lstat_or_none(child)
             if own is not None:
-                total += own.st_size
+                level.total += own.st_size
             if not is_dir or (is_symlink and not follow) or entries_depth == max_depth:
                 continue
             status = _stat_for_entering(child, follow, root_device)
@@ -855,13 +883,70 @@ def _contents_size(
                 ancestors.add(child_identity)
             child_ignore = level_ignore.enter(child) if level_ignore is not None else None
             kept = _keep(child_listing, options, child, child_ignore)
-            stack.append((child, entries_depth + 1, iter(kept), child_identity, child_ignore))
+            stack.append(
+                _SumLevel(child, entries_depth + 1, iter(kept), child_identity, child_ignore)
+            )
             break
         else:
             stack.pop()
-            if level_identity is not None:
-                ancestors.discard(level_identity)
+            if level.identity is not None:
+                ancestors.discard(level.identity)
+            if stack:
+                stack[-1].total += level.total
+                known.remember(dirpath, level.total)
+            else:
+                total = level.total
     return total
+
+
+# The most path bytes _KnownTotals holds: with the dictionary's own overhead, about
+# 30 MB at most, reached only on trees of over ~100,000 directories.
+_KNOWN_TOTALS_PATH_BYTES = 8 * 1024 * 1024
+
+
+class _KnownTotals:
+    """``--du``: contents sizes of directories already summed, until the listing shows
+    them; in a fixed amount of memory (what does not fit is summed again later)."""
+
+    __slots__ = ("_path_bytes", "_totals")
+
+    def __init__(self) -> None:
+        self._totals: dict[bytes, int] = {}
+        self._path_bytes = 0
+
+    def remember(self, path: bytes, total: int) -> None:
+        if path in self._totals:  # summed again: it did not fit before, or a repeat
+            self._totals[path] = total
+        elif self._path_bytes + len(path) <= _KNOWN_TOTALS_PATH_BYTES:
+            self._totals[path] = total
+            self._path_bytes += len(path)
+
+    def take(self, path: bytes) -> int | None:
+        total = self._totals.pop(path, None)
+        if total is not None:
+            self._path_bytes -= len(path)
+        return total
+
+
+class _SumLevel:
+    """One directory being summed by :func:`_contents_size`."""
+
+    __slots__ = ("depth", "identity", "ignore", "path", "remaining", "total")
+
+    def __init__(
+        self,
+        path: bytes,
+        depth: int,
+        remaining: Iterator[TypedEntry[bytes]],
+        identity: _Identity | None,
+        ignore: IgnoreChain | None,
+    ) -> None:
+        self.path = path
+        self.depth = depth
+        self.remaining = remaining
+        self.identity = identity
+        self.ignore = ignore
+        self.total = 0
 
 
 def _identity(result: os.stat_result | None) -> tuple[int, int] | None:
