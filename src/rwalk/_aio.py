@@ -116,13 +116,15 @@ _TURN_SECONDS = 0.002
 # How long the loop thread waits in place for a link check before awaiting it.
 _CHECK_WAIT_SECONDS = 0.0002
 # A wait in place that gives way (sched_yield) to the checker on the loop's CPU and
-# takes this much longer than the check itself, or ends without the answer, found that
-# CPU shared with another busy thread (another program's, or one of this program's),
-# which ran for a time slice each time the loop gave way.  The loop then waits for
-# checks on that CPU by sleeping on the answer instead, for _CONTENDED_SECONDS.
+# gets the answer this much later than the check itself explains found that CPU shared
+# with another busy thread (another program's, or one of this program's), which ran
+# for a time slice (1.5 ms or more here) when the loop gave way.  The loop then waits
+# for checks on that CPU by sleeping on the answer instead, for _CONTENDED_SECONDS.
 # Measured on the warm tree beside a busy process on each CPU: top-down walks 1.88x
 # os.walk giving way, 0.74x sleeping (design.md, "Link checks when the CPU is shared").
-_CONTENDED_SPIN_SECONDS = 0.0001
+# With nothing else running, the hand-off took 6-9 us (median), at most 72-131 us in a
+# walk: 0.1 ms caught such hiccups about once a walk, so the threshold is 0.5 ms.
+_CONTENDED_SPIN_SECONDS = 0.0005
 _CONTENDED_SECONDS = 0.5
 # The post-yield link check lists the directory again instead of one lstat per name
 # (subdirectories_to_enter_listed) while directories list at CPU speed, for at least
@@ -244,19 +246,19 @@ class _CheckHandoff(Generic[AnyStr]):
         taking the GIL back after every yield would only compete with it.  Giving way
         pays only while nothing else wants that CPU: any other busy thread there gets
         a whole time slice each time.  So ``contended`` is set when the
-        answer took ``_CONTENDED_SPIN_SECONDS`` longer than the check itself, or did
-        not come in time, and the caller then stops giving way for a while.
+        answer took ``_CONTENDED_SPIN_SECONDS`` longer than the check itself, and the
+        caller then stops giving way for a while.  A wait that gives up judges nothing:
+        the check may be a long one (a large directory), whose own time is not known yet.
         """
+        clock = time.perf_counter
+        began = clock()
         if spin:
-            clock = time.perf_counter
-            began = clock()
             deadline = began + seconds
             give_way = os.sched_yield
             done = self._done
             while not done.acquire(False):
                 give_way()
                 if clock() > deadline:
-                    self.contended = True
                     break
             else:
                 # The answer (and took, set before _done was released) is in.
@@ -269,6 +271,9 @@ class _CheckHandoff(Generic[AnyStr]):
         with self._guard:
             if self.answer is None:
                 self._late = True
+            elif spin and clock() - began - self.took > _CONTENDED_SPIN_SECONDS:
+                # In by the time the wait gave up, as after another thread's time slice.
+                self.contended = True
             return self.answer
 
 
