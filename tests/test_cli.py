@@ -36,7 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -442,10 +442,18 @@ def test_drive_async_iterator_yields_every_item_and_closes_the_iterator() -> Non
     assert list(drive_async_iterator(numbers())) == [0, 1, 2]
 
 
-@pytest.mark.skipif(
-    signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
-    reason="needs Python's own Ctrl-C handler",
-)
+@pytest.fixture
+def python_ctrl_c() -> Iterator[None]:
+    """Python's own Ctrl-C handler, which a suite run in the background lacks (SIGINT
+    is ignored there), for the duration of a test."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_ctrl_c_in_the_event_loops_code_cancels_the_step_then_raises() -> None:
     # Ctrl-C that lands in the event loop's own code (here a callback), not in the
     # iterator: the step in progress is cancelled and ends (its cleanup runs), then
