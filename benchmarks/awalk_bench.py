@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.busy < 0:
         parser.error(f"--busy must be 0 or more, not {args.busy}")
+    if args.busy_rounds < 1:
+        parser.error(f"--busy-rounds must be 1 or more, not {args.busy_rounds}")
     cache = args.cache or trees.default_cache()
     wide = os.fspath(trees.build_wide(cache))
     latency = os.fspath(build_latency_tree(cache))

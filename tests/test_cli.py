@@ -36,6 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import traceback
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -478,9 +479,30 @@ def test_ctrl_c_in_the_event_loops_code_cancels_the_step_then_raises() -> None:
 
     driven = drive_async_iterator(items())
     assert next(driven) == 1
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         next(driven)
     assert cleaned == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Raised by the driver once the step had ended, not inside asyncio's code.
+    assert traceback.extract_tb(raised.value.__traceback__)[-1].filename.endswith("_tree.py")
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_ctrl_c_while_the_driver_closes_the_walk_is_not_lost() -> None:
+    from rwalk._tree import drive_async_iterator
+
+    async def items() -> AsyncIterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C as the walk is being closed
+
+    driven = drive_async_iterator(items())
+    assert isinstance(driven, Generator)
+    assert next(driven) == 1
+    with pytest.raises(KeyboardInterrupt):
+        driven.close()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -1120,7 +1142,7 @@ def test_du_reads_each_directory_at_most_twice(
     assert max(counts.values()) <= (3 if "--async" in options else 2)
 
 
-@pytest.mark.parametrize("room", [0, 40, 10**9], ids=["no-room", "some-room", "room"])
+@pytest.mark.parametrize("room", [0, 400, 10**9], ids=["no-room", "some-room", "room"])
 def test_du_totals_do_not_depend_on_the_room_to_remember_them(
     project: Path, monkeypatch: pytest.MonkeyPatch, room: int
 ) -> None:
@@ -1129,9 +1151,34 @@ def test_du_totals_do_not_depend_on_the_room_to_remember_them(
 
     args = ["--du", "-a", "-l", "project"]
     _, expected = run_in_process(args, monkeypatch)
-    monkeypatch.setattr(_tree, "_KNOWN_TOTALS_PATH_BYTES", room)
+    monkeypatch.setattr(_tree, "_KNOWN_TOTALS_BYTES", room)
     _, output = run_in_process(args, monkeypatch)
     assert output == expected
+
+
+def test_known_totals_are_given_once_and_free_their_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rwalk import _tree
+
+    # Room for two entries of 5-byte paths, not three.
+    entry = 5 + _tree._KNOWN_TOTAL_ENTRY_BYTES
+    monkeypatch.setattr(_tree, "_KNOWN_TOTALS_BYTES", 2 * entry + entry // 2)
+    known = _tree._KnownTotals()
+    known.remember(b"a/b/1", 10)
+    known.remember(b"a/b/2", 20)
+    known.remember(b"a/b/3", 30)  # no room: it will be summed again
+    assert known.size == 2 * entry
+    known.remember(b"a/b/1", 11)  # summed again: no more room taken
+    assert known.size == 2 * entry
+    assert known.take(b"a/b/3") is None
+    assert known.take(b"a/b/1") == 11
+    assert known.take(b"a/b/1") is None  # shown once, then forgotten
+    assert known.size == entry
+    known.remember(b"a/b/3", 30)  # the room freed is used again
+    assert known.take(b"a/b/3") == 30
+    assert known.take(b"a/b/2") == 20
+    assert known.size == 0
 
 
 DU_TREE_OPTIONS = [

@@ -3,7 +3,8 @@
 :func:`tree_events` turns a path into the sequence of entries a tree listing prints,
 depth first, each directory's entries filtered and sorted.  It holds one listing per
 *open* directory (the chain from the root to the current directory), never the tree, so
-memory stays flat however many entries the tree has.  The formatters in
+memory stays flat however many entries the tree has (``--du`` adds its remembered
+totals, in a fixed amount of memory: :class:`_KnownTotals`).  The formatters in
 :mod:`rwalk._output` turn events into text or JSON; this module writes nothing.
 
 Where the listings come from is a :class:`Lister`: :class:`ScanLister` reads each
@@ -322,7 +323,7 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
             # The caller's own code is running, or a second Ctrl-C: as usual.
             raise KeyboardInterrupt
         interrupted = True
-        if step is not None:
+        if step is not None and not step.done():
             step.cancel()
         # Wake the loop if it waits in select().
         loop.call_soon_threadsafe(_nothing)
@@ -335,8 +336,12 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
         signal.signal(signal.SIGINT, on_interrupt)
     try:
         while True:
-            step = loop.create_task(_next_item(iterator))
+            # In the loop from before the step exists: a Ctrl-C that came between
+            # making the task and binding it to step would leave it running unseen.
             in_loop = True
+            step = loop.create_task(_next_item(iterator))
+            if interrupted:
+                step.cancel()
             try:
                 item = loop.run_until_complete(step)
             except StopAsyncIteration:
@@ -351,6 +356,7 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
                 raise KeyboardInterrupt  # the step had ended when Ctrl-C came
             yield item
     finally:
+        interrupted_before = interrupted
         try:
             in_loop = True
             if step is not None and not step.done():
@@ -364,9 +370,17 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
                 loop.run_until_complete(aclose())
         finally:
             in_loop = False
-            if handles_ctrl_c:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-            loop.close()
+            try:
+                # Only our own handler is taken back (a handler set meanwhile stays); from
+                # another thread it cannot be, and then stays, raising as usual.
+                if handles_ctrl_c and signal.getsignal(signal.SIGINT) is on_interrupt:
+                    with contextlib.suppress(ValueError):
+                        signal.signal(signal.SIGINT, signal.default_int_handler)
+            finally:
+                loop.close()
+        if interrupted and not interrupted_before:
+            # Ctrl-C while the walk was being closed: raised now, not lost.
+            raise KeyboardInterrupt
 
 
 def _nothing() -> None:
@@ -899,32 +913,39 @@ def _contents_size(
     return total
 
 
-# The most path bytes _KnownTotals holds: with the dictionary's own overhead, about
-# 30 MB at most, reached only on trees of over ~100,000 directories.
-_KNOWN_TOTALS_PATH_BYTES = 8 * 1024 * 1024
+# The most memory _KnownTotals holds, counted as each path's length plus
+# _KNOWN_TOTAL_ENTRY_BYTES for the bytes object, the int and the dictionary's slot
+# (measured on 3.11: 36-113 MiB for 8 MiB of paths of 30 down to 8 bytes, that is
+# ~110 bytes an entry beyond the path): about 32 MB, reached only on trees of over
+# ~150,000 directories.
+_KNOWN_TOTALS_BYTES = 32 * 1024 * 1024
+_KNOWN_TOTAL_ENTRY_BYTES = 120
 
 
 class _KnownTotals:
     """``--du``: contents sizes of directories already summed, until the listing shows
     them; in a fixed amount of memory (what does not fit is summed again later)."""
 
-    __slots__ = ("_path_bytes", "_totals")
+    __slots__ = ("_totals", "size")
 
     def __init__(self) -> None:
         self._totals: dict[bytes, int] = {}
-        self._path_bytes = 0
+        # The memory held, as counted against _KNOWN_TOTALS_BYTES.
+        self.size = 0
 
     def remember(self, path: bytes, total: int) -> None:
+        cost = len(path) + _KNOWN_TOTAL_ENTRY_BYTES
         if path in self._totals:  # summed again: it did not fit before, or a repeat
             self._totals[path] = total
-        elif self._path_bytes + len(path) <= _KNOWN_TOTALS_PATH_BYTES:
+        elif self.size + cost <= _KNOWN_TOTALS_BYTES:
             self._totals[path] = total
-            self._path_bytes += len(path)
+            self.size += cost
 
     def take(self, path: bytes) -> int | None:
+        """``path``'s total, which is forgotten (each is shown once), or None."""
         total = self._totals.pop(path, None)
         if total is not None:
-            self._path_bytes -= len(path)
+            self.size -= len(path) + _KNOWN_TOTAL_ENTRY_BYTES
         return total
 
 

@@ -34,6 +34,7 @@ from ._scan import (
 __all__ = ("EntryTuple", "OnError", "WalkTuple", "walk", "walk_entries")
 
 OnError: TypeAlias = Callable[[OSError], object]
+"""The ``onerror`` callback: called with each ``OSError``; its return value is ignored."""
 
 
 def report_error(onerror: OnError, error: OSError) -> object:
@@ -52,8 +53,6 @@ def report_error(onerror: OnError, error: OSError) -> object:
         error = None  # type: ignore[assignment]
         return onerror(handled)
 
-
-"""The ``onerror`` callback: called with each ``OSError``; its return value is ignored."""
 
 WalkTuple: TypeAlias = tuple[AnyStr, list[AnyStr], list[AnyStr]]
 """``(dirpath, dirnames, filenames)``, as yielded by ``os.walk``."""

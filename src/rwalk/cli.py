@@ -409,5 +409,10 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        if threading.current_thread() is threading.main_thread():
+        # Only over Python's own handler: a process started with Ctrl-C ignored keeps
+        # ignoring it.
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
             signal.signal(signal.SIGINT, signal.SIG_DFL)
