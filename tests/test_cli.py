@@ -1181,6 +1181,21 @@ def test_known_totals_are_given_once_and_free_their_room(
     assert known.size == 0
 
 
+def test_du_sort_by_size_orders_by_the_totals_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As tree: a directory holding 200,000 bytes comes before a file of 123,456,
+    # though the directory's own size is smaller (found by an audit).
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sz" / "b").mkdir(parents=True)
+    (tmp_path / "sz" / "b" / "huge").write_bytes(bytes(200_000))
+    (tmp_path / "sz" / "big.bin").write_bytes(bytes(123_456))
+    (tmp_path / "sz" / "small").write_bytes(bytes(10))
+    _, output = run_in_process(["--du", "--sort=size", "--noreport", "sz"], monkeypatch)
+    names = [line.split(b"]  ")[1] for line in output.splitlines()[1:]]
+    assert names == [b"b", b"huge", b"big.bin", b"small"]
+
+
 DU_TREE_OPTIONS = [
     ["--du"],
     ["--du", "-a"],
@@ -1191,6 +1206,8 @@ DU_TREE_OPTIONS = [
     ["--du", "-P", "*.py"],
     ["--du", "-I", "src"],
     ["--du", "-f", "--dirsfirst"],
+    ["--du", "--sort=size"],
+    ["--du", "--sort=size", "-a", "--dirsfirst"],
 ]
 _DU_REPORT = re.compile(rb"\n\n *(\S+)( bytes)? used in ([^\n]*)\n\Z")
 

@@ -391,12 +391,25 @@ async def _next_item(iterator: AsyncIterator[_Item]) -> _Item:
     return await iterator.__anext__()
 
 
-def _sort_entries(entries: list[TypedEntry[bytes]], path: bytes, options: ListingOptions) -> None:
-    """Sort one directory's entries in place, as tree orders them."""
+def _sort_entries(
+    entries: list[TypedEntry[bytes]],
+    path: bytes,
+    options: ListingOptions,
+    totals: dict[bytes, int] | None = None,
+) -> None:
+    """Sort one directory's entries in place, as tree orders them.
+
+    ``totals`` (``--du``): each entry's total, by which ``--sort=size`` orders, as tree
+    does (each entry's own size would put a file before a larger directory).
+    """
     if options.sort == "name":
         # Names in one directory are unique, so the tuples compare by name alone:
         # byte order, which for UTF-8 is code-point order (tree under C.UTF-8).
         entries.sort()
+    elif options.sort == "size" and totals:
+        by_total = totals
+        # Largest total first; equal totals by name.
+        entries.sort(key=lambda entry: (-by_total[entry[0]], entry[0]))
     elif options.sort in ("size", "mtime"):
         stats = {name: _lstat_or_none(os.path.join(path, name)) for name, _, _ in entries}
         if options.sort == "size":
@@ -725,9 +738,8 @@ def _prepare(
     the contents sizes of directories already summed (see :func:`_total_sizes`).
     """
     entries = _keep(listing, options, path, ignore)
-    if options.sort != "none" or options.dirs_first:
-        _sort_entries(entries, path, options)
     identities: dict[bytes, _Identity | None] = {}
+    # With --du the totals come first: --sort=size orders by them, as tree does.
     totals = (
         _total_sizes(
             path,
@@ -742,6 +754,8 @@ def _prepare(
         if options.disk_usage
         else {}
     )
+    if options.sort != "none" or options.dirs_first:
+        _sort_entries(entries, path, options, totals)
     if depth == options.max_depth:
         lister.will_enter(path, [])
         return entries, identities, totals
