@@ -1196,6 +1196,30 @@ def test_du_sort_by_size_orders_by_the_totals_shown(
     assert names == [b"b", b"huge", b"big.bin", b"small"]
 
 
+def test_a_root_with_a_trailing_slash_is_shown_as_given(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As tree: the argument as typed (the usual tab-completed form), and with -f the
+    # path the listing reads (found by an audit: rwalk showed "project" for both).
+    _, output = run_in_process(["--noreport", "-L", "1", "project/"], monkeypatch)
+    assert output.splitlines()[0] == b"project/"
+    _, output = run_in_process(["--noreport", "-L", "1", "-f", "project/"], monkeypatch)
+    assert output.splitlines()[0] == b"project"
+    assert output.splitlines()[1].split(b" ", 1)[1].startswith(b"project/")
+
+
+@needs_tree
+@pytest.mark.parametrize(
+    "args",
+    [["project/"], ["project//"], ["-f", "project/"], ["-J", "project/"], ["-s", "project/src/"]],
+    ids=" ".join,
+)
+def test_a_root_with_a_trailing_slash_as_gnu_tree(project: Path, args: list[str]) -> None:
+    ours = run_rwalk(args, project.parent)
+    theirs = run_tree(args, project.parent)
+    assert ours.stdout == theirs.stdout
+
+
 DU_TREE_OPTIONS = [
     ["--du"],
     ["--du", "-a"],

@@ -522,17 +522,23 @@ def tree_events(
     lister_for: Callable[[bytes], Lister],
     options: ListingOptions,
     tally: Tally,
+    root_names: list[bytes] | None = None,
 ) -> Generator[Event, None, None]:
     """The listing of ``roots``, as a stream of :class:`Node` and :data:`LEAVE` events.
 
     ``lister_for(root)`` gives the :class:`Lister` of each root in turn (a walk-based
     lister walks one root).  Counts go to ``tally`` as nodes are produced; directories
     that cannot be listed are marked on their node and recorded in ``tally.errors``.
+    ``root_names``: each root's name on its line (tree shows the argument as given,
+    ``src/`` for ``src/``), where ``roots`` are the paths the listing reads.
     """
     for index, root in enumerate(roots):
         lister = lister_for(root)
+        shown = root_names[index] if root_names is not None else root
         try:
-            yield from _root_events(root, index == len(roots) - 1, lister, options, tally)
+            yield from _root_events(
+                root, index == len(roots) - 1, lister, options, tally, shown=shown
+            )
         finally:
             # A walk-based lister may hold a walk the listing never read to its end
             # (it knows when it is done): close it now, while the interpreter is whole,
@@ -543,7 +549,13 @@ def tree_events(
 
 
 def _root_events(
-    root: bytes, is_last_root: bool, lister: Lister, options: ListingOptions, tally: Tally
+    root: bytes,
+    is_last_root: bool,
+    lister: Lister,
+    options: ListingOptions,
+    tally: Tally,
+    *,
+    shown: bytes,
 ) -> Iterator[Event]:
     try:
         root_stat: os.stat_result | None = os.stat(root)
@@ -567,7 +579,7 @@ def _root_events(
                 root_total = root_stat.st_size
                 tally.total_size += root_total
         yield Node(
-            root, root, 0, is_last_root, is_dir, False, None,
+            shown, root, 0, is_last_root, is_dir, False, None,
             root_stat if options.want_stat else None, ERROR_OPENING_DIR, False, root_total,
         )  # fmt: skip
         return
@@ -599,7 +611,7 @@ def _root_events(
         root_total = (root_stat.st_size if root_stat is not None else 0) + sum(prepared[2].values())
         tally.total_size += root_total
     yield Node(
-        root, root, 0, is_last_root, True, False, None,
+        shown, root, 0, is_last_root, True, False, None,
         root_stat if options.want_stat else None, b"", bool(prepared[0]), root_total,
     )  # fmt: skip
     if not prepared[0]:

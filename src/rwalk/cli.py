@@ -91,7 +91,9 @@ def colour_wanted(force_on: bool, force_off: bool, stream_is_tty: bool) -> bool:
 
 
 def root_argument(path: str) -> bytes:
-    """A PATH argument as bytes, without trailing slashes (as tree shows it)."""
+    """A PATH argument as bytes, without trailing slashes: the path the listing reads,
+    and the root's name with ``-f`` (as tree shows it; without ``-f`` tree shows the
+    argument as given, ``src/`` for ``src/``)."""
     root = os.fsencode(path)
     stripped = root.rstrip(b"/")
     return stripped or root[:1]
@@ -248,7 +250,10 @@ def list_tree(
             return scan_lister
 
     tally = Tally()
-    events = tree_events(roots, lister_for, options, tally)
+    # The root's line shows the argument as given (src/ for src/), as tree does; -f
+    # shows the path the listing reads.
+    root_names = [os.fsencode(path) for path in paths or ["."]]
+    events = tree_events(roots, lister_for, options, tally, root_names)
     # On a terminal every piece (a run of lines) shows at once; elsewhere in blocks.
     output = BatchedWriter(
         _write_and_flush(stdout) if on_terminal else _write_all(stdout),
