@@ -1220,6 +1220,25 @@ def test_a_root_with_a_trailing_slash_as_gnu_tree(project: Path, args: list[str]
     assert ours.stdout == theirs.stdout
 
 
+def test_a_link_whose_target_cannot_be_read_says_so_as_tree_does(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tree prints "[Error reading symbolic link information]" (as nobody on /proc/1's
+    # cwd, exe and root links); rwalk printed "up -> " (found by an audit).
+    real_readlink = os.readlink
+
+    def readlink(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fsencode(path).endswith(b"/up"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_readlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "readlink", readlink)
+    _, output = run_in_process(["--noreport", "project/src/pkg"], monkeypatch)
+    assert b"up -> [Error reading symbolic link information]\n" in output
+    _, output = run_in_process(["-J", "--noreport", "project/src/pkg"], monkeypatch)
+    assert b'"target":"[Error reading symbolic link information]"' in output
+
+
 DU_TREE_OPTIONS = [
     ["--du"],
     ["--du", "-a"],

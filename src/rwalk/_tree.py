@@ -1018,8 +1018,13 @@ def _stat_or_none(path: bytes) -> os.stat_result | None:
         return None
 
 
+# What tree shows, in text and in JSON, as the target of a link it cannot read (a
+# process's cwd or exe link in /proc, to another user).
+READLINK_FAILED = b"[Error reading symbolic link information]"
+
+
 def _readlink(path: bytes) -> bytes:
     try:
         return os.readlink(path)
     except OSError:
-        return b""
+        return READLINK_FAILED
