@@ -1005,6 +1005,69 @@ def test_slow_directories_are_listed_in_parallel_and_give_the_same_walk(
     assert most_at_once == 1
 
 
+def test_the_parallel_limit_grows_only_while_listings_are_slow() -> None:
+    # The wall/CPU ratio says "waiting", but jobs waiting for the GIL say so too: the
+    # limit follows how long the listings themselves took.
+    loop = asyncio.new_event_loop()
+    try:
+        scheduler: Any = _aio._Scheduler(loop, _aio._default_executor(), False, 16, 1024)
+        assert scheduler._parallel == 0
+        # One slow directory (30 ms of wall time for 0.1 ms of CPU): to the ceiling.
+        scheduler._adapt(0.030, 0.0001, 1, 1)
+        assert scheduler._parallel == 16
+        assert not scheduler._cpu_bound
+        # Sixteen jobs in a warm tree: wall 10x CPU (the GIL), yet 29 of 30 listed in
+        # under slow_ms: halved each time, back to one job in turns.
+        limits = []
+        for _ in range(5):
+            scheduler._adapt(0.004, 0.0004, 30, 1)
+            limits.append(scheduler._parallel)
+        assert limits == [8, 4, 2, 1, 0]
+        assert scheduler._cpu_bound
+        # Each directory slow (a round trip each): it grows again, at once.
+        scheduler._adapt(0.004, 0.0001, 3, 3)
+        assert scheduler._parallel >= _aio._SHARED_FROM
+        # Neither mostly fast nor mostly slow (2 of 5), wall well above CPU: held.
+        scheduler._parallel = 4
+        scheduler._adapt(0.004, 0.0004, 5, 2)
+        assert scheduler._parallel == 4
+        # Most slow (3 of 5): grown (doubled, or to the smoothed ratio).
+        scheduler._adapt(0.004, 0.0004, 5, 3)
+        assert scheduler._parallel >= 8
+    finally:
+        loop.close()
+
+
+def test_one_slow_directory_does_not_leave_a_warm_walk_sharing_the_frontier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in session 9's audit: the top listed 3 ms slower took the limit to 16 jobs,
+    # and contention for the GIL then held it there (the walk 2.3-3.3x os.walk).
+    for a in range(20):
+        for b in range(10):
+            (tmp_path / f"d{a:02}" / f"e{b}").mkdir(parents=True)
+    expected = sync_walk(os.walk(tmp_path))
+    real_scandir = os.scandir
+    limits: list[int] = []
+    real_adapt = _aio._Scheduler._adapt
+
+    def slow_top(path: Any) -> Any:
+        if os.fsdecode(path) == str(tmp_path):
+            threading.Event().wait(0.003)  # a round trip, for the top only
+        return real_scandir(path)
+
+    def adapt(self: Any, *measured: Any) -> None:
+        real_adapt(self, *measured)
+        limits.append(self._parallel)
+
+    monkeypatch.setattr(os, "scandir", slow_top)
+    monkeypatch.setattr(_aio, "_EPOCH_SECONDS", 0.0)  # measure after every directory
+    monkeypatch.setattr(_aio._Scheduler, "_adapt", adapt)
+    assert run_walk(rwalk.awalk(tmp_path)) == expected
+    assert limits[0] >= _aio._SHARED_FROM  # the slow top: jobs began to share
+    assert limits[-1] < _aio._SHARED_FROM  # and the fast listings ended that
+
+
 # ---------------------------------------------------------------- found in review
 
 
@@ -1085,7 +1148,7 @@ def test_jobs_that_begin_to_share_the_frontier_wake_a_waiting_walk(tmp_path: Pat
         threading.Event().wait(0.0003)  # a round trip below the "slow" threshold
         return real_scandir(path)
 
-    def adapt(self: Any, wall_seconds: float, cpu_seconds: float) -> None:
+    def adapt(self: Any, wall_seconds: float, cpu_seconds: float, *counts: int) -> None:
         self._parallel = 4  # the first measurement says: share the frontier
 
     async def main() -> int:
@@ -1677,8 +1740,10 @@ def test_jobs_not_measured_at_cpu_speed_stay_off_the_loops_cpu(
 ) -> None:
     # Turns, but every measurement above the CPU-bound ratio (a slowish disk): a job
     # that mostly waits gains nothing from the loop's cache, and would hold the
-    # checker through every wait.
+    # checker through every wait.  (Neither the ratio nor the listings' own times say
+    # CPU speed.)
     monkeypatch.setattr(_aio, "_CPU_BOUND_RATIO", 0.0)
+    monkeypatch.setattr(_aio, "_FAST_SHARE_SLOW", 0.0)
     _, directories = walk_beside_a_free_pinned_checker(tree, monkeypatch)
     assert len(scan_threads) == directories
     assert all(name.startswith("rwalk-scan-") for name, _ in scan_threads)
@@ -1696,7 +1761,7 @@ def test_a_job_on_the_loops_cpu_ends_once_listing_waits(
     # share the frontier (and run beside the walk) to the scan threads.
     measured = 0
 
-    def adapt(self: Any, wall_seconds: float, cpu_seconds: float) -> None:
+    def adapt(self: Any, wall_seconds: float, cpu_seconds: float, *counts: int) -> None:
         nonlocal measured
         measured += 1
         self._cpu_bound = measured == 1

@@ -111,6 +111,15 @@ _SHARED_FROM = 2
 # limit on parallel jobs doubles.  Below _CPU_BOUND_RATIO it halves (down to 0).
 _IO_BOUND_RATIO = 4.0
 _CPU_BOUND_RATIO = 2.0
+# But jobs waiting for the GIL raise that ratio too (with p jobs it is about p from
+# contention alone), so the limit grows only while at least this share of the
+# directories a job listed in the epoch were slow (_SLOW_DIRECTORY_SECONDS), and halves
+# while fewer than _FAST_SHARE_SLOW were: a directory listed quickly had no round trip
+# to hide.  Measured on the warm 111k-entry tree at a forced limit of 2-16 jobs, 89-100 %
+# of the directories listed in under 0.5 ms (the rest waited for the GIL); on the
+# latency tree (+1 ms per directory), none did (design.md, "One slow directory").
+_SLOW_SHARE_TO_GROW = 0.5
+_FAST_SHARE_SLOW = 1 / 3
 # The longest the walk runs on the loop without letting other tasks in.
 _TURN_SECONDS = 0.002
 # How long the loop thread waits in place for a link check before awaiting it.
@@ -535,7 +544,7 @@ class _Scheduler(Generic[AnyStr]):
         names = list(dirnames)
         count = len(names)
         if (
-            self._wait_ratio < _CPU_BOUND_RATIO
+            (self._wait_ratio < _CPU_BOUND_RATIO or self._cpu_bound)
             and count >= _LISTED_CHECK_NAMES
             and entries <= _LISTED_CHECK_ENTRIES_PER_NAME * count
         ):
@@ -682,6 +691,8 @@ class _Scheduler(Generic[AnyStr]):
         started = epoch_started = clock()
         epoch_cpu = thread_time()
         scanned = 0
+        # Directories listed in this epoch, and how many of them were slow.
+        epoch_listed = epoch_slow = 0
         node: _Directory[AnyStr] | None = None
         result: _ScanResult[AnyStr] | None = None
         children: dict[AnyStr, _Directory[AnyStr]] | None = None
@@ -698,8 +709,11 @@ class _Scheduler(Generic[AnyStr]):
                         assert result is not None
                         if slow or now - epoch_started >= _EPOCH_SECONDS:
                             cpu = thread_time()
-                            self._adapt(now - epoch_started, cpu - epoch_cpu)
+                            self._adapt(
+                                now - epoch_started, cpu - epoch_cpu, epoch_listed, epoch_slow
+                            )
                             epoch_started, epoch_cpu = now, cpu
+                            epoch_listed = epoch_slow = 0
                         wake = self._publish(node, result, children, own, slow)
                         awaited = self._awaited
                         if (
@@ -744,6 +758,8 @@ class _Scheduler(Generic[AnyStr]):
                     if options is not None and options.needs_device_and_inode:
                         children = self._worth_listing(children, node, options)
                 slow = now - scan_started >= _SLOW_DIRECTORY_SECONDS
+                epoch_listed += 1
+                epoch_slow += slow
         except BaseException as error:  # scans catch what they raise: this is a bug
             if not ended:
                 with lock:
@@ -917,7 +933,7 @@ class _Scheduler(Generic[AnyStr]):
         self._jobs += starting
         return starting
 
-    def _adapt(self, wall_seconds: float, cpu_seconds: float) -> None:
+    def _adapt(self, wall_seconds: float, cpu_seconds: float, listed: int, slow: int) -> None:
         """Under the lock: size the parallel limit from how long a job waited.
 
         A job whose thread was busy the whole time (local, cached directories) gains
@@ -928,18 +944,30 @@ class _Scheduler(Generic[AnyStr]):
         ratio well above that (measured: growing on ``ratio + 1`` fed on itself and
         made the warm 111k-entry walk 2.8x slower), and shrinks when the ratio falls
         well below it.
+
+        Even so, contention alone can hold the ratio up: one slow directory (3 ms) at
+        the top of the warm tree took the limit to 16, where sixteen jobs waiting for
+        the GIL kept the ratio near 10 and the walk 3.3x ``os.walk``.  What contention
+        does not fake is how long each listing took: of ``listed`` directories in the
+        epoch, ``slow`` took ``_SLOW_DIRECTORY_SECONDS`` or more.  On a file system
+        with a round trip per directory nearly all are slow; on a warm disk nearly none
+        are, however many jobs wait for the GIL.  So the limit grows only while most
+        are slow, and halves while few are.
         """
         # Smoothed: one job that waited 5 ms for the GIL (the switch interval) must not
         # look like a network file system.
         ratio = self._wait_ratio = 0.75 * self._wait_ratio + 0.25 * (
             wall_seconds / max(cpu_seconds, 1e-6)
         )
-        self._cpu_bound = ratio < _CPU_BOUND_RATIO
+        # Listings at CPU speed: by the ratio, or by their own times (one slow directory
+        # of 30 ms leaves a smoothed ratio above _CPU_BOUND_RATIO for some 20 epochs).
+        fast = slow < _FAST_SHARE_SLOW * listed
+        self._cpu_bound = ratio < _CPU_BOUND_RATIO or fast
         parallel = self._parallel
-        if ratio >= _IO_BOUND_RATIO:
+        if ratio >= _IO_BOUND_RATIO and slow >= _SLOW_SHARE_TO_GROW * listed:
             # Waiting on I/O: double (from 0: straight to the ratio) up to the ceiling.
             parallel = max(2 * parallel, int(ratio))
-        elif ratio < _CPU_BOUND_RATIO:
+        elif self._cpu_bound:
             parallel //= 2
         floor = min(self._concurrency, _MIN_PARALLEL_JOBS)
         self._parallel = max(floor, min(self._concurrency, parallel))
