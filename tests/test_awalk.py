@@ -1068,6 +1068,60 @@ def test_one_slow_directory_does_not_leave_a_warm_walk_sharing_the_frontier(
     assert limits[-1] < _aio._SHARED_FROM  # and the fast listings ended that
 
 
+@pytest.mark.parametrize("regime", ["turns", "shared"])
+@pytest.mark.parametrize("topdown", [True, False])
+def test_a_job_queues_many_nodes_a_chunk_per_critical_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, regime: str, topdown: bool
+) -> None:
+    # Found in session 9's audit: a directory with 100,000 subdirectories stalled the
+    # loop 160-405 ms while a job queued all their nodes under the lock the loop takes.
+    # Here 60 subdirectories, 4 nodes per critical section at most.
+    for index in range(60):
+        (tmp_path / "wide" / f"d{index:02}" / "e").mkdir(parents=True)
+    (tmp_path / "after").mkdir()
+    expected = sync_walk(os.walk(tmp_path, topdown=topdown))
+    most_per_hold = 0
+    real_queue = _aio._Scheduler._queue
+    real_start = _aio._start_scheduler
+
+    class CountingLock:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.queued = 0
+
+        def __enter__(self) -> bool:
+            self.lock.acquire()
+            self.queued = 0
+            return True
+
+        def __exit__(self, *exc_info: object) -> None:
+            nonlocal most_per_hold
+            most_per_hold = max(most_per_hold, self.queued)
+            self.lock.release()
+
+    def counting_queue(self: Any, node: Any) -> None:
+        self._lock.queued += 1
+        real_queue(self, node)
+
+    def start(*arguments: Any) -> Any:
+        scheduler: Any = real_start(*arguments)
+        scheduler._lock = CountingLock()
+        if regime == "shared":
+            scheduler._parallel = 4
+        return scheduler
+
+    def adapt(self: Any, *measured: Any) -> None:
+        pass  # the regime stays as set
+
+    monkeypatch.setattr(_aio, "_QUEUE_CHUNK", 4)
+    monkeypatch.setattr(_aio._Scheduler, "_queue", counting_queue)
+    monkeypatch.setattr(_aio._Scheduler, "_adapt", adapt)
+    monkeypatch.setattr(_aio, "_start_scheduler", start)
+    monkeypatch.setattr(_aio, "_JOB_MAX_DIRECTORIES", 2)  # turns: short jobs give back
+    assert run_walk(rwalk.awalk(tmp_path, topdown=topdown)) == expected
+    assert 0 < most_per_hold <= 4
+
+
 # ---------------------------------------------------------------- found in review
 
 
@@ -1191,7 +1245,11 @@ def test_a_caller_reordering_dirnames_reorders_the_shared_frontier() -> None:
         scheduler._parallel = scheduler._jobs = 2  # jobs share the frontier
         order = []
         with scheduler._lock:
-            while (node := scheduler._claim([], 0.0, 0.0, 0, False)) is not None:
+            while (
+                node := scheduler._claim(
+                    [], [], started=0.0, now=0.0, scanned=0, on_the_loops_cpu=False
+                )
+            ) is not None:
                 order.append(node.path)
         assert order == ["top/c", "top/b", "top/a/x", "top/a/y"]
     finally:
