@@ -1122,6 +1122,64 @@ def test_a_job_queues_many_nodes_a_chunk_per_critical_section(
     assert 0 < most_per_hold <= 4
 
 
+class BoundedExecutor(ThreadPoolExecutor):
+    """A pool whose submit() blocks while ``workers`` tasks are queued or running.
+
+    (With a time limit, so that a walk that would hang fails the test instead.)
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.slots = threading.BoundedSemaphore(workers)
+        self.submitters: set[int] = set()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitters.add(threading.get_ident())
+        if not self.slots.acquire(timeout=10):
+            raise RuntimeError("submit() waited 10 s for a free worker")
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self.slots.release()
+            raise
+        future.add_done_callback(lambda _: self.slots.release())
+        return future
+
+
+@pytest.mark.parametrize("topdown", [True, False])
+def test_an_executor_whose_submit_blocks_when_full_does_not_hang_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topdown: bool
+) -> None:
+    # Found in session 9's audit: jobs started jobs from the executor's own workers,
+    # each blocked in submit() waiting for a free worker, and the walk hung.  Listings
+    # that wait (0.6 ms) make the jobs share the frontier and start each other.
+    for a in range(6):
+        for b in range(6):
+            (tmp_path / f"d{a}" / f"e{b}").mkdir(parents=True)
+    expected = sync_walk(os.walk(tmp_path, topdown=topdown))
+    real_scandir = os.scandir
+
+    def waiting_scandir(path: Any) -> Any:
+        threading.Event().wait(0.0006)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", waiting_scandir)
+
+    async def main() -> tuple[list[Any], int]:
+        with BoundedExecutor(2) as executor:
+            walked = [
+                (dirpath, list(dirnames), list(filenames))
+                async for dirpath, dirnames, filenames in rwalk.awalk(
+                    tmp_path, topdown=topdown, executor=executor
+                )
+            ]
+            return walked, len(executor.submitters)
+
+    walked, submitters = asyncio.run(main())
+    assert walked == expected
+    assert submitters == 1  # the loop's thread, only
+
+
 # ---------------------------------------------------------------- found in review
 
 

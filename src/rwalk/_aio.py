@@ -393,6 +393,8 @@ class _Scheduler(Generic[AnyStr]):
         options: WalkOptions | None = None,
     ) -> None:
         self._loop = loop
+        # submit() on a user's executor is called from this thread only (see _start_jobs).
+        self._loop_thread = threading.get_ident()
         self._executor = executor
         self._followlinks = followlinks
         # A walk with options lists each directory as rwalk.walk's walk with options
@@ -1077,6 +1079,18 @@ class _Scheduler(Generic[AnyStr]):
         (design.md, "The turns' job on the loop's own CPU").
         """
         executor = self._executor
+        if not isinstance(executor, _ScanThreads) and threading.get_ident() != self._loop_thread:
+            # From a job: a user's executor may block in submit() while it is full (a
+            # bounded queue), and a worker blocked there waits for a worker to finish,
+            # so every worker could wait for the others (found in session 9's audit:
+            # the walk hung).  The loop submits instead; the jobs it waits for never
+            # wait for it.
+            try:
+                self._loop.call_soon_threadsafe(self._start_jobs, count)
+            except RuntimeError:  # the loop is closed: nobody will walk on
+                with self._lock:
+                    self._jobs -= count
+            return
         for started in range(count):
             try:
                 if self._closed:
