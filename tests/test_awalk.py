@@ -790,6 +790,62 @@ def test_an_executor_cancelling_queued_jobs_ends_the_walk_with_a_clear_error(
     asyncio.run(main())
 
 
+class CancellingExecutor(ThreadPoolExecutor):
+    """Cancels every call, as ``shutdown(cancel_futures=True)`` cancels queued ones."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.cancel()
+        return future
+
+
+@pytest.mark.parametrize("option", ["detect_loops", "one_filesystem"])
+def test_an_executor_failing_the_root_lookup_of_a_walk_with_options_gives_a_clear_error(
+    tmp_path: Path, option: str
+) -> None:
+    # Found in session 9's audit: a bare CancelledError (as if the caller's task had
+    # been cancelled), or the executor's own message, from the root's id lookup.
+    async def first(executor: ThreadPoolExecutor) -> None:
+        options: dict[str, Any] = {option: True}
+        walk = rwalk.awalk(tmp_path, executor=executor, **options)
+        await walk.__anext__()
+
+    with (
+        CancellingExecutor(1) as cancelling,
+        pytest.raises(RuntimeError, match="the executor cancelled a scan job"),
+    ):
+        asyncio.run(first(cancelling))
+    shut_down = ThreadPoolExecutor(1)
+    shut_down.shutdown()
+    with pytest.raises(RuntimeError, match="the executor refused new work"):
+        asyncio.run(first(shut_down))
+
+
+def test_cancelling_a_walk_with_options_during_its_root_lookup_cancels_the_call(
+    tmp_path: Path,
+) -> None:
+    held: list[Future[Any]] = []
+
+    class HoldingExecutor(ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            held.append(Future())  # queued, never run
+            return held[-1]
+
+    async def main() -> None:
+        with HoldingExecutor(1) as executor:
+            walk = rwalk.awalk(tmp_path, executor=executor, detect_loops=True)
+            task = asyncio.create_task(_drain(walk))
+            while not held:
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    assert len(held) == 1
+    assert held[0].cancelled()
+
+
 async def _drain(walk: AsyncIterator[WalkRecord]) -> None:
     async for _ in walk:
         pass

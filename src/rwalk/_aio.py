@@ -1711,9 +1711,13 @@ def _check_executor(executor: object) -> None:
 def _call_on(
     loop: asyncio.AbstractEventLoop, pool: Executor | _ScanThreads, function: Any, *args: Any
 ) -> asyncio.Future[Any]:
-    """``function(*args)`` on ``pool``, as a future of the running loop."""
-    if not isinstance(pool, _ScanThreads):
-        return asyncio.wrap_future(pool.submit(function, *args), loop=loop)
+    """``function(*args)`` on ``pool``, as a future of the running loop.
+
+    A user's executor that refuses the call, or cancels it (``shutdown(cancel_futures=
+    True)``), fails the future with the walk's own errors, as for scan jobs: not with
+    the executor's message, nor with a ``CancelledError`` that would look like the
+    caller's task being cancelled (found in session 9's audit).
+    """
     future: asyncio.Future[Any] = loop.create_future()
 
     def settle(outcome: Any, failed: bool) -> None:
@@ -1723,6 +1727,34 @@ def _call_on(
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+    if not isinstance(pool, _ScanThreads):
+        try:
+            submitted = pool.submit(function, *args)
+        except RuntimeError as error:
+            failure = _ExecutorFailure(f"{_REFUSED} ({error})")
+            failure.__cause__ = error
+            future.set_exception(failure)
+            return future
+
+        def transfer(done: Future[Any]) -> None:
+            failed = True
+            if done.cancelled():
+                outcome: Any = _ExecutorFailure(_CANCELLED)
+            elif (error := done.exception()) is not None:
+                outcome = error
+            else:
+                outcome, failed = done.result(), False
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(settle, outcome, failed)
+
+        def cancel_submitted(awaited: asyncio.Future[Any]) -> None:
+            if awaited.cancelled():  # the walk was cancelled while it waited
+                submitted.cancel()
+
+        submitted.add_done_callback(transfer)
+        future.add_done_callback(cancel_submitted)
+        return future
 
     def task() -> None:
         try:
