@@ -2314,6 +2314,42 @@ def test_a_forked_child_makes_its_own_pinned_checkers(tree: Path) -> None:
     assert report == repr((0, True, True))
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_walk_continued_in_a_forked_child_fails_clearly_and_the_parents_goes_on(
+    tmp_path: Path,
+) -> None:
+    # Found in session 9's audit: the child's walk waited for ever for scans that only
+    # the parent's threads could run.
+    for index in range(20):
+        (tmp_path / f"d{index:02}" / "e").mkdir(parents=True)
+    expected = sync_walk(os.walk(tmp_path))
+    loop = asyncio.new_event_loop()
+    try:
+        walk = rwalk.awalk(tmp_path, read_ahead=2)  # most directories not yet listed
+        first = loop.run_until_complete(walk.__anext__())
+
+        def child() -> bytes:
+            try:
+                loop.run_until_complete(_drain(walk))
+            except RuntimeError as error:
+                return str(error).encode()
+            return b"the walk went on"
+
+        report = report_from_child(child, timeout=20).decode()
+        assert "started before os.fork()" in report
+        assert "start a new walk there" in report
+        rest = loop.run_until_complete(_collect(walk))
+        assert [(first[0], list(first[1]), list(first[2])), *rest] == expected
+    finally:
+        loop.close()
+
+
+async def _collect(walk: AsyncIterator[WalkRecord]) -> list[Any]:
+    return [
+        (dirpath, list(dirnames), list(filenames)) async for dirpath, dirnames, filenames in walk
+    ]
+
+
 def test_a_deep_chain_listed_by_sharing_jobs_costs_no_quadratic_memory(tmp_path: Path) -> None:
     # The frontier's keys (sibling positions from top) were cached on every node; a
     # chain's ancestors, alive through their children's parent links, then held

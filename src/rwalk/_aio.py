@@ -42,6 +42,7 @@ import queue
 import sys
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor, Future
 from functools import partial
@@ -355,6 +356,10 @@ class _ExecutorFailure(RuntimeError):
 
 _REFUSED = "rwalk.awalk: the executor refused new work"
 _CANCELLED = "rwalk.awalk: the executor cancelled a scan job (was it shut down?)"
+_FORKED = (
+    "rwalk.awalk: this walk was started before os.fork(), and its scan threads stayed "
+    "in the parent: it cannot go on in the child (start a new walk there)"
+)
 
 
 class _Scheduler(Generic[AnyStr]):
@@ -445,6 +450,7 @@ class _Scheduler(Generic[AnyStr]):
         self._check_result: Any = None
         self._check_serial = 0
         self._turn_taken = time.perf_counter()
+        _live_schedulers.add(self)
 
     # -- the walk's side (on the loop's thread) ------------------------------------
 
@@ -664,6 +670,19 @@ class _Scheduler(Generic[AnyStr]):
         children = node.children
         node.children = None
         return list(children.values()) if children else []
+
+    def forked(self) -> None:
+        """In a forked child: the walk ends with a clear error at its next step.
+
+        Its jobs, and the threads that would run new ones, stayed in the parent, so a
+        walk going on here would wait for ever (found in session 9's audit).  The lock
+        may have been held by one of those threads at the fork: a fresh one, for close().
+        """
+        self._lock = threading.Lock()
+        self._gate = None
+        self._futures = set()
+        if self._failure is None:
+            self._failure = _ExecutorFailure(_FORKED)
 
     def close(self) -> None:
         """Stop for good: no job takes another directory, queued jobs are cancelled.
@@ -1409,6 +1428,8 @@ def _schedule_as_batch() -> None:
 
 
 _shared_threads: _ScanThreads | None = None
+# Every walk's scheduler not yet collected, to fail them in a forked child.
+_live_schedulers: weakref.WeakSet[_Scheduler[Any]] = weakref.WeakSet()
 _shared_threads_lock = threading.Lock()
 # At exit, running scans get this long in all to finish and close their directories.
 _EXIT_GRACE_SECONDS = 1.0
@@ -1528,6 +1549,11 @@ def _forget_threads_after_fork() -> None:
     _shared_checkers = None
     _cpu_checkers = {}
     _shared_threads_lock = threading.Lock()
+    # A set being changed by another thread at the fork (which the child does not have)
+    # is left as it is: those walks then fail as their scans never come.
+    with contextlib.suppress(RuntimeError):
+        for scheduler in list(_live_schedulers):
+            scheduler.forked()
 
 
 if hasattr(os, "register_at_fork"):
