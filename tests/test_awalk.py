@@ -2344,6 +2344,24 @@ def test_a_walk_continued_in_a_forked_child_fails_clearly_and_the_parents_goes_o
         loop.close()
 
 
+@pytest.mark.parametrize("topdown", [True, False])
+def test_a_walk_moved_to_another_event_loop_fails_clearly(tmp_path: Path, topdown: bool) -> None:
+    # Its jobs wake the loop it started on: found in session 9's audit, asyncio's own
+    # "attached to a different loop" (or a wait on a loop nobody runs).
+    for index in range(20):
+        (tmp_path / f"d{index:02}" / "e").mkdir(parents=True)
+    walk = rwalk.awalk(tmp_path, topdown=topdown, read_ahead=2)
+    first_loop, second_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        first_loop.run_until_complete(walk.__anext__())
+        with pytest.raises(RuntimeError, match="started on another event loop"):
+            second_loop.run_until_complete(_drain(walk))
+    finally:
+        first_loop.run_until_complete(walk.aclose())
+        first_loop.close()
+        second_loop.close()
+
+
 async def _collect(walk: AsyncIterator[WalkRecord]) -> list[Any]:
     return [
         (dirpath, list(dirnames), list(filenames)) async for dirpath, dirnames, filenames in walk

@@ -356,6 +356,10 @@ class _ExecutorFailure(RuntimeError):
 
 _REFUSED = "rwalk.awalk: the executor refused new work"
 _CANCELLED = "rwalk.awalk: the executor cancelled a scan job (was it shut down?)"
+_OTHER_LOOP = (
+    "rwalk.awalk: this walk was started on another event loop, which its scan jobs "
+    "report to: an async iterator cannot move between loops (start a new walk)"
+)
 _FORKED = (
     "rwalk.awalk: this walk was started before os.fork(), and its scan threads stayed "
     "in the parent: it cannot go on in the child (start a new walk there)"
@@ -489,6 +493,8 @@ class _Scheduler(Generic[AnyStr]):
 
     async def listing(self, node: _Directory[AnyStr]) -> _ScanResult[AnyStr]:
         """The scan result of ``node``, scanning it now if no job is about to."""
+        if asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError(_OTHER_LOOP)
         while True:
             if self._failure is not None:
                 raise self._failure
@@ -575,6 +581,8 @@ class _Scheduler(Generic[AnyStr]):
         directories to enter: one round trip per directory with subdirectories, on the
         walk's critical path, so it takes the quickest way there and back.
         """
+        if asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError(_OTHER_LOOP)
         self._check_serial += 1
         serial = self._check_serial
         if isinstance(self._executor, _ScanThreads):
