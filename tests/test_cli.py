@@ -628,6 +628,47 @@ def test_odd_names_as_gnu_tree_in_every_locale(
     assert ours.stdout == theirs.stdout
 
 
+def _without_locale(**extra: str) -> dict[str, str]:
+    """This process's environment with no locale variable (``env -i``, a bare container)."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("LC_") and name not in {"LANG", "LANGUAGE", "PYTHONUTF8"}
+    }
+    environment.pop("NO_COLOR", None)
+    return {**environment, **extra}
+
+
+@pytest.mark.parametrize("setting", [{}, {"LANG": "C"}, {"LANG": "POSIX"}], ids=repr)
+def test_no_locale_draws_and_escapes_as_the_c_locale(
+    tmp_path: Path, setting: dict[str, str]
+) -> None:
+    # Found in session 9's audit: with no LC_ALL and a C locale, Python switches itself
+    # to C.UTF-8 (PEP 538), so rwalk drew UTF-8 guides and wrote UTF-8 names raw, where
+    # tree, in the C locale, draws ASCII and escapes every byte above 0x7f.
+    root = tmp_path / "dir"
+    (root / "sub").mkdir(parents=True)
+    (root / "caf\u00e9").write_bytes(b"")
+    (root / "sub" / "\u2603").write_bytes(b"")
+    environment = _without_locale(**setting)
+    ours = subprocess.run(
+        [sys.executable, "-m", "rwalk", "dir"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        check=False,
+    )
+    assert ours.stdout == (
+        b"dir\n|-- caf\\303\\251\n`-- sub\n    `-- \\342\\230\\203\n\n"
+        b"2 directories, 2 files\n"
+    )
+    if TREE is not None:
+        theirs = subprocess.run(
+            [TREE, "dir"], cwd=tmp_path, env=environment, capture_output=True, check=False
+        )
+        assert ours.stdout == theirs.stdout
+
+
 @needs_tree
 def test_sizes_as_gnu_tree_on_sparse_files(tmp_path: Path) -> None:
     root = tmp_path / "sizes"

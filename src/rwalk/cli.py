@@ -76,7 +76,13 @@ def locale_is_utf8() -> bool:
 
     Python forces its own streams to UTF-8 in the ``C`` locale (PEP 540), so the
     stream's encoding does not say what tree would see; the locale's codeset does.
+    But started in the ``C`` or ``POSIX`` locale with no ``LC_ALL`` (``env -i``, a bare
+    container, ``LANG=C``), Python also switches ``LC_CTYPE`` to ``C.UTF-8`` (PEP 538)
+    before any of rwalk runs, where tree stays in ``C``: that start is known by the
+    UTF-8 mode it turns on (PEP 540) without ``PYTHONUTF8`` or ``-X utf8`` asking.
     """
+    if sys.flags.utf8_mode and "utf8" not in sys._xoptions and not os.environ.get("PYTHONUTF8"):
+        return False
     codeset = locale.nl_langinfo(locale.CODESET)
     return codeset.replace("-", "").lower() == "utf8"
 
