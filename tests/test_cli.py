@@ -659,8 +659,7 @@ def test_no_locale_draws_and_escapes_as_the_c_locale(
         check=False,
     )
     assert ours.stdout == (
-        b"dir\n|-- caf\\303\\251\n`-- sub\n    `-- \\342\\230\\203\n\n"
-        b"2 directories, 2 files\n"
+        b"dir\n|-- caf\\303\\251\n`-- sub\n    `-- \\342\\230\\203\n\n2 directories, 2 files\n"
     )
     if TREE is not None:
         theirs = subprocess.run(
