@@ -1236,6 +1236,53 @@ def test_an_executor_whose_submit_blocks_when_full_does_not_hang_the_walk(
     assert submitters == 1  # the loop's thread, only
 
 
+def test_a_job_closed_after_its_claim_lists_nothing_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in session 9's audit: a job that took a directory just before close() still
+    # listed it (1 in 200 early closes while jobs share the frontier).  Here the close
+    # lands while the job starts other jobs, between its claim and its scandir().
+    for index in range(8):
+        (tmp_path / f"d{index}").mkdir()
+    real_scandir = os.scandir
+    listed_after_close: list[str] = []
+    closed = threading.Event()
+    real_start_jobs = _aio._Scheduler._start_jobs
+    real_start = _aio._start_scheduler
+
+    def scandir(path: Any) -> Any:
+        if closed.is_set():
+            listed_after_close.append(os.fsdecode(path))
+        return real_scandir(path)
+
+    def start_jobs(self: Any, count: int, *rest: Any) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            with self._lock:
+                self._closed = True  # as close() does, seen from this job
+                self._jobs -= count  # nothing will start them now
+                self._failure = RuntimeError("closed by the test")
+                self._wake_walk()  # the walk ends with that (close() left it waiting)
+            closed.set()
+            return
+        real_start_jobs(self, count, *rest)
+
+    def start(*arguments: Any) -> Any:
+        scheduler: Any = real_start(*arguments)
+        scheduler._parallel = 4  # jobs share the frontier: they start each other
+        return scheduler
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(_aio._Scheduler, "_start_jobs", start_jobs)
+    monkeypatch.setattr(_aio._Scheduler, "_adapt", lambda self, *measured: None)
+    monkeypatch.setattr(_aio, "_start_scheduler", start)
+
+    with pytest.raises(RuntimeError, match="closed by the test"):
+        asyncio.run(_drain(rwalk.awalk(tmp_path)))
+    wait_until(shared_threads_idle, "the job to end")
+    assert closed.is_set()
+    assert listed_after_close == []
+
+
 # ---------------------------------------------------------------- found in review
 
 

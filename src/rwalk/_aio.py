@@ -792,6 +792,14 @@ class _Scheduler(Generic[AnyStr]):
                     self._queue_overflow(overflow)
                 if node is None:
                     return
+                if self._closed:
+                    # Closed since the claim (while this job ran a check, started jobs
+                    # or queued nodes): list nothing more.  What is left is the moment
+                    # between this test and the scandir() call.
+                    with lock:
+                        self._jobs -= 1
+                        ended = True
+                    return
                 scan_started = clock()
                 try:
                     if options is None:
