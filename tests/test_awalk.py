@@ -1099,9 +1099,9 @@ def test_one_slow_directory_does_not_leave_a_warm_walk_sharing_the_frontier(
 ) -> None:
     # Found in session 9's audit: the top listed 3 ms slower took the limit to 16 jobs,
     # and contention for the GIL then held it there (the walk 2.3-3.3x os.walk).
-    for a in range(20):
-        for b in range(10):
-            (tmp_path / f"d{a:02}" / f"e{b}").mkdir(parents=True)
+    for a in range(40):
+        for b in range(40):
+            (tmp_path / f"d{a:02}" / f"e{b:02}").mkdir(parents=True)
     expected = sync_walk(os.walk(tmp_path))
     real_scandir = os.scandir
     limits: list[int] = []
@@ -1109,7 +1109,7 @@ def test_one_slow_directory_does_not_leave_a_warm_walk_sharing_the_frontier(
 
     def slow_top(path: Any) -> Any:
         if os.fsdecode(path) == str(tmp_path):
-            threading.Event().wait(0.003)  # a round trip, for the top only
+            threading.Event().wait(0.02)  # a slow round trip, for the top only
         return real_scandir(path)
 
     def adapt(self: Any, *measured: Any) -> None:
@@ -1117,11 +1117,16 @@ def test_one_slow_directory_does_not_leave_a_warm_walk_sharing_the_frontier(
         limits.append(self._parallel)
 
     monkeypatch.setattr(os, "scandir", slow_top)
-    monkeypatch.setattr(_aio, "_EPOCH_SECONDS", 0.0)  # measure after every directory
+    monkeypatch.setattr(_aio, "_EPOCH_SECONDS", 0.0005)  # more judgements in a short walk
     monkeypatch.setattr(_aio._Scheduler, "_adapt", adapt)
     assert run_walk(rwalk.awalk(tmp_path)) == expected
     assert limits[0] >= _aio._SHARED_FROM  # the slow top: jobs began to share
-    assert limits[-1] < _aio._SHARED_FROM  # and the fast listings ended that
+    # And the fast listings ended that: in the second half of the walk, one job in turns
+    # at 50-100 % of the measurements in ten runs here (a listing preempted on a busy
+    # machine may look slow, and start jobs again for a moment); the code before kept
+    # 16 jobs there (0 % in three runs).
+    later = limits[len(limits) // 2 :]
+    assert sum(limit < _aio._SHARED_FROM for limit in later) >= len(later) / 4
 
 
 @pytest.mark.parametrize("regime", ["turns", "shared"])
@@ -1595,7 +1600,7 @@ def batch_scheduling_is_granted() -> bool:
     not batch_scheduling_is_granted(), reason="no SCHED_BATCH here, or not from SCHED_OTHER"
 )
 @pytest.mark.usefixtures("turns_only")
-def test_scan_threads_and_pinned_checkers_ask_for_batch_scheduling_and_nothing_else(
+def test_pinned_checkers_ask_for_batch_scheduling_and_nothing_else(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     policy = os.sched_getscheduler(0)
@@ -1610,9 +1615,11 @@ def test_scan_threads_and_pinned_checkers_ask_for_batch_scheduling_and_nothing_e
     with threads._lock:
         scanners = list(threads._generation.threads)
     assert scanners
+    # The scan threads keep the default policy (session 10: batch ones, woken from a
+    # listing beside busy programs, waited for those programs' time slices).
     for thread in scanners:
         assert thread.native_id is not None
-        assert os.sched_getscheduler(thread.native_id) == os.SCHED_BATCH
+        assert os.sched_getscheduler(thread.native_id) == policy
     # The caller's thread (the loop's) keeps its policy, and so do the shared link
     # checkers (started from it).  The checkers pinned to the loop's CPU are batch
     # threads: woken on the loop's own CPU, a default-policy checker preempted the loop

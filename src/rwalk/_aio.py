@@ -121,6 +121,11 @@ _CPU_BOUND_RATIO = 2.0
 # latency tree (+1 ms per directory), none did (design.md, "One slow directory").
 _SLOW_SHARE_TO_GROW = 0.5
 _FAST_SHARE_SLOW = 1 / 3
+# While jobs share the frontier, those shares are of the directories all jobs listed
+# since the last judgement, once there are this many: each job's own epoch may hold a
+# single directory that waited for the GIL (with 16 jobs, one took 20 ms), and judged
+# on that alone the limit grew again.
+_WINDOW_DIRECTORIES = 16
 # The longest the walk runs on the loop without letting other tasks in.
 _TURN_SECONDS = 0.002
 # How long the loop thread waits in place for a link check before awaiting it.
@@ -438,6 +443,10 @@ class _Scheduler(Generic[AnyStr]):
         # they have measured once (a walk whose jobs stop early on a small read-ahead
         # never does).
         self._cpu_bound = False
+        # Directories listed (by any job) since the limit was last judged by their
+        # times, and how many of them were slow (see _adapt).
+        self._window_listed = 0
+        self._window_slow = 0
         # The node the walk waits for: jobs take it first, and wake the walk for it.
         self._awaited: _Directory[AnyStr] | None = None
         # A link check for the next job to run (only while jobs share the frontier).
@@ -732,8 +741,6 @@ class _Scheduler(Generic[AnyStr]):
         started = epoch_started = clock()
         epoch_cpu = thread_time()
         scanned = 0
-        # Directories listed in this epoch, and how many of them were slow.
-        epoch_listed = epoch_slow = 0
         node: _Directory[AnyStr] | None = None
         result: _ScanResult[AnyStr] | None = None
         children: dict[AnyStr, _Directory[AnyStr]] | None = None
@@ -748,13 +755,18 @@ class _Scheduler(Generic[AnyStr]):
                 with lock:
                     if node is not None:
                         assert result is not None
+                        self._window_listed += 1
+                        self._window_slow += slow
                         if slow or now - epoch_started >= _EPOCH_SECONDS:
                             cpu = thread_time()
-                            self._adapt(
-                                now - epoch_started, cpu - epoch_cpu, epoch_listed, epoch_slow
-                            )
+                            listed = self._window_listed
+                            if self._parallel < _SHARED_FROM or listed >= _WINDOW_DIRECTORIES:
+                                slow_ones = self._window_slow
+                                self._window_listed = self._window_slow = 0
+                            else:
+                                listed = slow_ones = 0  # too few since the last judgement
+                            self._adapt(now - epoch_started, cpu - epoch_cpu, listed, slow_ones)
                             epoch_started, epoch_cpu = now, cpu
-                            epoch_listed = epoch_slow = 0
                         wake = self._publish(
                             node, result, children, own=own, overflow=overflow, slow=slow
                         )
@@ -818,8 +830,6 @@ class _Scheduler(Generic[AnyStr]):
                     if options is not None and options.needs_device_and_inode:
                         children = self._worth_listing(children, node, options)
                 slow = now - scan_started >= _SLOW_DIRECTORY_SECONDS
-                epoch_listed += 1
-                epoch_slow += slow
         except BaseException as error:  # scans catch what they raise: this is a bug
             if not ended:
                 with lock:
@@ -1043,7 +1053,8 @@ class _Scheduler(Generic[AnyStr]):
         epoch, ``slow`` took ``_SLOW_DIRECTORY_SECONDS`` or more.  On a file system
         with a round trip per directory nearly all are slow; on a warm disk nearly none
         are, however many jobs wait for the GIL.  So the limit grows only while most
-        are slow, and halves while few are.
+        are slow, and halves while few are.  ``listed`` 0: too few directories since
+        the last judgement to judge by their times; only the ratio counts then.
         """
         # Smoothed: one job that waited 5 ms for the GIL (the switch interval) must not
         # look like a network file system.
@@ -1052,10 +1063,10 @@ class _Scheduler(Generic[AnyStr]):
         )
         # Listings at CPU speed: by the ratio, or by their own times (one slow directory
         # of 30 ms leaves a smoothed ratio above _CPU_BOUND_RATIO for some 20 epochs).
-        fast = slow < _FAST_SHARE_SLOW * listed
+        fast = listed > 0 and slow < _FAST_SHARE_SLOW * listed
         self._cpu_bound = ratio < _CPU_BOUND_RATIO or fast
         parallel = self._parallel
-        if ratio >= _IO_BOUND_RATIO and slow >= _SLOW_SHARE_TO_GROW * listed:
+        if ratio >= _IO_BOUND_RATIO and listed > 0 and slow >= _SLOW_SHARE_TO_GROW * listed:
             # Waiting on I/O: double (from 0: straight to the ratio) up to the ceiling.
             parallel = max(2 * parallel, int(ratio))
         elif self._cpu_bound:
@@ -1278,12 +1289,17 @@ class _ScanThreads:
     running on that CPU, which is often the one holding the GIL (the walk's loop, a
     link check, another scan), only to wait for it.  Same share of CPU time as the
     default policy, same nice value.  Measured on the 1 ms-per-directory tree
-    (interleaved rounds): medians 230 -> 185 ms top-down, 178 -> 154 ms bottom-up,
-    slowest round 313 -> 218 ms.
+    (interleaved rounds, session 3): medians 230 -> 185 ms top-down, 178 -> 154 ms
+    bottom-up, slowest round 313 -> 218 ms.  But beside other busy programs a batch
+    thread woken from its listing also waits for their time slices: session 10
+    measured 415-759 ms with batch scan threads there, 169-228 ms without, for 2-7 %
+    more on a quiet machine.  So only the link checkers pinned to the loop's CPU are
+    batch threads now (woken on the loop's own CPU, a default-policy checker preempted
+    the loop, which still held the GIL); rwalk's scan threads keep the default policy.
 
     With ``cpu``, each thread asks to run on that CPU only, and ``pinned`` says
     whether that was granted (if refused, the thread runs wherever the kernel puts it).
-    The link checkers pinned one to each CPU are such pools, batch threads too.
+    The link checkers pinned one to each CPU are such pools, batch threads.
     """
 
     def __init__(
@@ -1458,7 +1474,10 @@ def _default_executor() -> _ScanThreads:
     if threads is None:
         with _shared_threads_lock:
             if _shared_threads is None:
-                _shared_threads = _ScanThreads(DEFAULT_THREADS, batch=True)
+                # Default policy, not SCHED_BATCH (session 10): beside busy processes,
+                # batch scan threads woken from a listing waited for the other
+                # programs' time slices (latency tree 415-759 ms, against 169-228 ms).
+                _shared_threads = _ScanThreads(DEFAULT_THREADS)
             threads = _shared_threads
     return threads
 
