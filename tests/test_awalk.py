@@ -1061,35 +1061,43 @@ def test_slow_directories_are_listed_in_parallel_and_give_the_same_walk(
     assert most_at_once == 1
 
 
-def test_the_parallel_limit_grows_only_while_listings_are_slow() -> None:
-    # The wall/CPU ratio says "waiting", but jobs waiting for the GIL say so too: the
-    # limit follows how long the listings themselves took.
+def test_the_parallel_limit_grows_while_sharing_only_if_most_listings_waited() -> None:
+    # The wall/CPU ratio says "waiting", but jobs waiting for the GIL say so too: while
+    # jobs share the frontier, the limit follows whether the listings themselves waited.
     loop = asyncio.new_event_loop()
     try:
         scheduler: Any = _aio._Scheduler(loop, _aio._default_executor(), False, 16, 1024)
         assert scheduler._parallel == 0
-        # One slow directory (30 ms of wall time for 0.1 ms of CPU): to the ceiling.
-        scheduler._adapt(0.030, 0.0001, 1, 1)
+        # In turns, the one job's ratio decides (not judged by listings: 0, 0).  One
+        # slow directory (30 ms of wall time for 0.1 ms of CPU): to the ceiling.
+        scheduler._adapt(0.030, 0.0001, 0, 0)
         assert scheduler._parallel == 16
         assert not scheduler._cpu_bound
-        # Sixteen jobs in a warm tree: wall 10x CPU (the GIL), yet 29 of 30 listed in
-        # under slow_ms: halved each time, back to one job in turns.
+        # Sixteen jobs on a warm tree: wall 10x CPU (the GIL), but 3 of 16 listings
+        # waited: halved each time, back to one job in turns.
         limits = []
         for _ in range(5):
-            scheduler._adapt(0.004, 0.0004, 30, 1)
+            scheduler._adapt(0.004, 0.0004, 16, 3)
             limits.append(scheduler._parallel)
         assert limits == [8, 4, 2, 1, 0]
         assert scheduler._cpu_bound
-        # Each directory slow (a round trip each): it grows again, at once.
-        scheduler._adapt(0.004, 0.0001, 3, 3)
+        # In turns again, a job that waited (a round trip of 0.2 ms per directory):
+        # the ratio grows the limit, once its average passes 4.
+        for _ in range(5):
+            scheduler._adapt(0.004, 0.0005, 0, 0)
         assert scheduler._parallel >= _aio._SHARED_FROM
-        # Neither mostly fast nor mostly slow (2 of 5), wall well above CPU: held.
+        # Sharing: not judged (too few listings since the last judgement), the ratio
+        # alone does not grow it (it may be the GIL's) ...
         scheduler._parallel = 4
-        scheduler._adapt(0.004, 0.0004, 5, 2)
+        scheduler._adapt(0.004, 0.0001, 0, 0)
         assert scheduler._parallel == 4
-        # Most slow (3 of 5): grown (doubled, or to the smoothed ratio).
-        scheduler._adapt(0.004, 0.0004, 5, 3)
+        # ... most listings waited: grown (doubled, or to the smoothed ratio) ...
+        scheduler._adapt(0.004, 0.0004, 16, 9)
         assert scheduler._parallel >= 8
+        # ... most did not: halved.
+        scheduler._parallel = 8
+        scheduler._adapt(0.004, 0.0004, 16, 7)
+        assert scheduler._parallel == 4
     finally:
         loop.close()
 
@@ -1966,10 +1974,8 @@ def test_jobs_not_measured_at_cpu_speed_stay_off_the_loops_cpu(
 ) -> None:
     # Turns, but every measurement above the CPU-bound ratio (a slowish disk): a job
     # that mostly waits gains nothing from the loop's cache, and would hold the
-    # checker through every wait.  (Neither the ratio nor the listings' own times say
-    # CPU speed.)
+    # checker through every wait.
     monkeypatch.setattr(_aio, "_CPU_BOUND_RATIO", 0.0)
-    monkeypatch.setattr(_aio, "_FAST_SHARE_SLOW", 0.0)
     _, directories = walk_beside_a_free_pinned_checker(tree, monkeypatch)
     assert len(scan_threads) == directories
     assert all(name.startswith("rwalk-scan-") for name, _ in scan_threads)
@@ -2414,6 +2420,56 @@ def test_a_walk_moved_to_another_event_loop_fails_clearly(tmp_path: Path, topdow
         first_loop.run_until_complete(walk.aclose())
         first_loop.close()
         second_loop.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_walk_waiting_for_a_listing_at_a_fork_fails_in_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in review: a walk parked on its wake-up at the fork was never woken in the
+    # child (the job that would have woken it stayed in the parent).
+    for index in range(5):
+        (tmp_path / f"d{index}" / "e").mkdir(parents=True)
+    expected = sync_walk(os.walk(tmp_path))
+    real_scandir = os.scandir
+    entered, release = threading.Event(), threading.Event()
+
+    def blocking_scandir(path: Any) -> Any:
+        if os.fsdecode(path).endswith("d2"):
+            entered.set()
+            release.wait(30)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", blocking_scandir)
+    loop = asyncio.new_event_loop()
+    try:
+        task = loop.create_task(_collect(rwalk.awalk(tmp_path)))
+
+        async def until_parked() -> None:
+            while not entered.is_set():
+                await asyncio.sleep(0.001)
+            for _ in range(100):  # the walk reaches its await on d2's listing
+                await asyncio.sleep(0)
+
+        loop.run_until_complete(until_parked())
+        assert not task.done()
+
+        def child() -> bytes:
+            try:
+                loop.run_until_complete(asyncio.wait_for(task, 20))
+            except RuntimeError as error:
+                return str(error).encode()
+            except asyncio.TimeoutError:
+                return b"still waiting"
+            return b"the walk went on"
+
+        report = report_from_child(child, timeout=30).decode()
+        assert "started before os.fork()" in report
+        release.set()
+        assert loop.run_until_complete(task) == expected
+    finally:
+        release.set()
+        loop.close()
 
 
 async def _collect(walk: AsyncIterator[WalkRecord]) -> list[Any]:

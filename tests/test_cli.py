@@ -744,6 +744,9 @@ def _run_forked_as_nobody(args: list[str], cwd: Path) -> tuple[int, bytes, bytes
             sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
             sys.argv = ["rwalk", *args]
+            # As run_rwalk's LC_ALL=C.UTF-8: a test process started in the C locale has
+            # Python's UTF-8 mode, which rwalk reads as tree's C locale (ASCII guides).
+            cli.locale_is_utf8 = lambda: True
             try:
                 cli.main()
                 status = 0

@@ -112,19 +112,16 @@ _SHARED_FROM = 2
 # limit on parallel jobs doubles.  Below _CPU_BOUND_RATIO it halves (down to 0).
 _IO_BOUND_RATIO = 4.0
 _CPU_BOUND_RATIO = 2.0
-# But jobs waiting for the GIL raise that ratio too (with p jobs it is about p from
-# contention alone), so the limit grows only while at least this share of the
-# directories a job listed in the epoch were slow (_SLOW_DIRECTORY_SECONDS), and halves
-# while fewer than _FAST_SHARE_SLOW were: a directory listed quickly had no round trip
-# to hide.  Measured on the warm 111k-entry tree at a forced limit of 2-16 jobs, 89-100 %
-# of the directories listed in under 0.5 ms (the rest waited for the GIL); on the
-# latency tree (+1 ms per directory), none did (design.md, "One slow directory").
-_SLOW_SHARE_TO_GROW = 0.5
-_FAST_SHARE_SLOW = 1 / 3
-# While jobs share the frontier, those shares are of the directories all jobs listed
-# since the last judgement, once there are this many: each job's own epoch may hold a
-# single directory that waited for the GIL (with 16 jobs, one took 20 ms), and judged
-# on that alone the limit grew again.
+# But while jobs share the frontier, jobs waiting for the GIL raise that ratio too
+# (with p jobs it is about p from contention alone).  So there the limit grows only
+# while most listings waited, and halves while most did not: a listing waited when its
+# wall time was at least twice its thread's CPU time plus _LISTING_WAIT_FLOOR.  Judged
+# over the last _WINDOW_DIRECTORIES listings of all jobs (one job's epoch may hold a
+# single listing that waited 20 ms for the GIL).  Measured at a forced limit of 2-16
+# jobs: on the warm 111k-entry tree the median listing took 8-31 us, with no wait (the
+# GIL delayed a minority); on the latency tree every listing waited its round trip
+# (design.md, "Two regimes").
+_LISTING_WAIT_FLOOR = 0.00002
 _WINDOW_DIRECTORIES = 16
 # The longest the walk runs on the loop without letting other tasks in.
 _TURN_SECONDS = 0.002
@@ -150,8 +147,9 @@ _CONTENDED_SECONDS = 0.5
 # thread the ten lstats took 39 us of a 58 us check.
 _LISTED_CHECK_NAMES = 4
 _LISTED_CHECK_ENTRIES_PER_NAME = 2
-# Most nodes a job puts on the shared frontier in one critical section; the rest it
-# queues a chunk at a time, taking the lock for each.  A directory with 100,000
+# Most nodes a job puts on the shared frontier at a time (two chunks in the critical
+# section where jobs begin to share: the children just listed, and the job's own
+# stack); the rest it queues a chunk at a time, taking the lock for each.  A directory with 100,000
 # subdirectories otherwise held the lock (which the loop takes after each yield) for
 # 140-400 ms while the job queued them all.
 _QUEUE_CHUNK = 256
@@ -443,10 +441,10 @@ class _Scheduler(Generic[AnyStr]):
         # they have measured once (a walk whose jobs stop early on a small read-ahead
         # never does).
         self._cpu_bound = False
-        # Directories listed (by any job) since the limit was last judged by their
-        # times, and how many of them were slow (see _adapt).
+        # Directories listed (by any job, while jobs share the frontier) since the limit
+        # was last judged by their times, and how many of them waited (see _adapt).
         self._window_listed = 0
-        self._window_slow = 0
+        self._window_waited = 0
         # The node the walk waits for: jobs take it first, and wake the walk for it.
         self._awaited: _Directory[AnyStr] | None = None
         # A link check for the next job to run (only while jobs share the frontier).
@@ -700,6 +698,11 @@ class _Scheduler(Generic[AnyStr]):
         self._futures = set()
         if self._failure is None:
             self._failure = _ExecutorFailure(_FORKED)
+        # A walk waiting for a listing (or a check) at the fork: no job will wake it
+        # here.  The child has this thread only, so the future may be touched.
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     def close(self) -> None:
         """Stop for good: no job takes another directory, queued jobs are cancelled.
@@ -746,6 +749,8 @@ class _Scheduler(Generic[AnyStr]):
         children: dict[AnyStr, _Directory[AnyStr]] | None = None
         now = started
         slow = False
+        # Whether the last listing waited, if timed (only while jobs share the frontier).
+        waited: bool | None = None
         ended = False
         try:
             while True:
@@ -755,17 +760,19 @@ class _Scheduler(Generic[AnyStr]):
                 with lock:
                     if node is not None:
                         assert result is not None
-                        self._window_listed += 1
-                        self._window_slow += slow
+                        if waited is not None:
+                            self._window_listed += 1
+                            self._window_waited += waited
                         if slow or now - epoch_started >= _EPOCH_SECONDS:
                             cpu = thread_time()
-                            listed = self._window_listed
-                            if self._parallel < _SHARED_FROM or listed >= _WINDOW_DIRECTORIES:
-                                slow_ones = self._window_slow
-                                self._window_listed = self._window_slow = 0
-                            else:
-                                listed = slow_ones = 0  # too few since the last judgement
-                            self._adapt(now - epoch_started, cpu - epoch_cpu, listed, slow_ones)
+                            listed = waited_ones = 0  # not judged by the listings' times
+                            if (
+                                self._parallel >= _SHARED_FROM
+                                and self._window_listed >= _WINDOW_DIRECTORIES
+                            ):
+                                listed, waited_ones = self._window_listed, self._window_waited
+                                self._window_listed = self._window_waited = 0
+                            self._adapt(now - epoch_started, cpu - epoch_cpu, listed, waited_ones)
                             epoch_started, epoch_cpu = now, cpu
                         wake = self._publish(
                             node, result, children, own=own, overflow=overflow, slow=slow
@@ -812,7 +819,9 @@ class _Scheduler(Generic[AnyStr]):
                         self._jobs -= 1
                         ended = True
                     return
+                timed = self._parallel >= _SHARED_FROM
                 scan_started = clock()
+                scan_cpu = thread_time() if timed else 0.0
                 try:
                     if options is None:
                         result = scan_directory(node.path, True, followlinks)
@@ -821,6 +830,10 @@ class _Scheduler(Generic[AnyStr]):
                 except Exception as exception:
                     result = _ScanCrash(exception)
                 now = clock()
+                waited = None
+                if timed:
+                    took = now - scan_started
+                    waited = took >= 2 * (thread_time() - scan_cpu) + _LISTING_WAIT_FLOOR
                 scanned += 1
                 children = None
                 if type(result) is tuple and result[2]:
@@ -1034,7 +1047,7 @@ class _Scheduler(Generic[AnyStr]):
         self._jobs += starting
         return starting
 
-    def _adapt(self, wall_seconds: float, cpu_seconds: float, listed: int, slow: int) -> None:
+    def _adapt(self, wall_seconds: float, cpu_seconds: float, listed: int, waited: int) -> None:
         """Under the lock: size the parallel limit from how long a job waited.
 
         A job whose thread was busy the whole time (local, cached directories) gains
@@ -1049,12 +1062,14 @@ class _Scheduler(Generic[AnyStr]):
         Even so, contention alone can hold the ratio up: one slow directory (3 ms) at
         the top of the warm tree took the limit to 16, where sixteen jobs waiting for
         the GIL kept the ratio near 10 and the walk 3.3x ``os.walk``.  What contention
-        does not fake is how long each listing took: of ``listed`` directories in the
-        epoch, ``slow`` took ``_SLOW_DIRECTORY_SECONDS`` or more.  On a file system
-        with a round trip per directory nearly all are slow; on a warm disk nearly none
-        are, however many jobs wait for the GIL.  So the limit grows only while most
-        are slow, and halves while few are.  ``listed`` 0: too few directories since
-        the last judgement to judge by their times; only the ratio counts then.
+        does not fake is the typical listing: of the last ``listed`` listings of all
+        jobs (while they share the frontier), ``waited`` took well over their own CPU
+        time.  With a round trip per directory (even 0.2 ms) every listing waits; on a
+        warm disk most list at CPU speed, however many jobs wait for the GIL between
+        listings.  So while jobs share, the limit grows only while most listings
+        waited, and halves while most did not.  ``listed`` 0: not judged that way (in
+        turns, where the one job's ratio is not inflated, or too few listings since the
+        last judgement), the ratio alone counts: it may grow the limit only in turns.
         """
         # Smoothed: one job that waited 5 ms for the GIL (the switch interval) must not
         # look like a network file system.
@@ -1063,10 +1078,15 @@ class _Scheduler(Generic[AnyStr]):
         )
         # Listings at CPU speed: by the ratio, or by their own times (one slow directory
         # of 30 ms leaves a smoothed ratio above _CPU_BOUND_RATIO for some 20 epochs).
-        fast = listed > 0 and slow < _FAST_SHARE_SLOW * listed
-        self._cpu_bound = ratio < _CPU_BOUND_RATIO or fast
+        judged = listed > 0
+        waiting = judged and 2 * waited >= listed
+        if judged and not waiting:
+            # The ratio was the GIL's: forget it, or back in turns it would grow the
+            # limit again at once (measured: the trapped walk went 16, 1, 10, 5, 2, 1).
+            ratio = self._wait_ratio = min(ratio, 1.0)
+        self._cpu_bound = ratio < _CPU_BOUND_RATIO or (judged and not waiting)
         parallel = self._parallel
-        if ratio >= _IO_BOUND_RATIO and listed > 0 and slow >= _SLOW_SHARE_TO_GROW * listed:
+        if ratio >= _IO_BOUND_RATIO and (waiting or (not judged and parallel < _SHARED_FROM)):
             # Waiting on I/O: double (from 0: straight to the ratio) up to the ceiling.
             parallel = max(2 * parallel, int(ratio))
         elif self._cpu_bound:

@@ -71,6 +71,10 @@ class SortOrder(str, enum.Enum):
 _CHARSETS = {"ascii": False, "us-ascii": False, "utf-8": True, "utf8": True}
 
 
+# What PEP 538 sets LC_CTYPE to, the first that the C library accepts.
+_COERCED_CTYPES = frozenset({"C.UTF-8", "C.utf8", "UTF-8"})
+
+
 def locale_is_utf8() -> bool:
     """Whether the locale's character set is UTF-8 (tree's multibyte mode).
 
@@ -79,9 +83,18 @@ def locale_is_utf8() -> bool:
     But started in the ``C`` or ``POSIX`` locale with no ``LC_ALL`` (``env -i``, a bare
     container, ``LANG=C``), Python also switches ``LC_CTYPE`` to ``C.UTF-8`` (PEP 538)
     before any of rwalk runs, where tree stays in ``C``: that start is known by the
-    UTF-8 mode it turns on (PEP 540) without ``PYTHONUTF8`` or ``-X utf8`` asking.
+    UTF-8 mode it turns on (PEP 540) without ``PYTHONUTF8`` or ``-X utf8`` asking,
+    with ``LC_CTYPE`` set to the coercion's target and no ``LC_ALL``.  (Up to Python
+    3.14: from 3.15 the UTF-8 mode is on in every locale, PEP 686.)
     """
-    if sys.flags.utf8_mode and "utf8" not in sys._xoptions and not os.environ.get("PYTHONUTF8"):
+    if (
+        sys.version_info < (3, 15)
+        and sys.flags.utf8_mode
+        and "utf8" not in sys._xoptions
+        and not os.environ.get("PYTHONUTF8")
+        and not os.environ.get("LC_ALL")
+        and os.environ.get("LC_CTYPE") in _COERCED_CTYPES
+    ):
         return False
     codeset = locale.nl_langinfo(locale.CODESET)
     return codeset.replace("-", "").lower() == "utf8"
