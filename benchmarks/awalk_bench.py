@@ -9,6 +9,9 @@ Three measurements, each printed as a markdown table:
     a tree of ``LATENCY_FANOUT ** 0 + ... + LATENCY_FANOUT ** LATENCY_DEPTH`` = 1,885
     directories, with ``LATENCY_SECONDS`` (1 ms) slept before every ``os.scandir``, for
     every walker alike (an NFS-like round trip); ratio ``os.walk`` / walker.
+``fast latency``
+    the same tree with ``FAST_LATENCY_SECONDS`` (0.2 ms) slept instead: ``os.walk`` and
+    awalk only, no bar.
 ``reference``
     a row in both tables that is not a walk: ``POOL_THREADS`` threads list the tree in
     no order, with no event loop and no link checks; what Python threads reach on this
@@ -55,6 +58,9 @@ LATENCY_FANOUT = 12
 LATENCY_DEPTH = 3
 LATENCY_FILES = 3
 LATENCY_SECONDS = 0.001
+# A faster round trip (a LAN file system, a cold SSD): no bar, but a parallel limit
+# judged by an absolute "slow listing" threshold of 0.5 ms once lost all its gain there.
+FAST_LATENCY_SECONDS = 0.0002
 HEARTBEAT_SECONDS = 0.001
 
 Counter = Callable[[str], int]
@@ -340,6 +346,14 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(latency, args.latency_rounds, expected)
     title = (
         f"latency: `{latency}`, +{LATENCY_SECONDS * 1000:.0f} ms per scandir "
+        f"({args.latency_rounds} rounds)"
+    )
+    print(render(title, results, expected, True))
+    print()
+    with slow_scandir(FAST_LATENCY_SECONDS):
+        results = measure(latency, args.latency_rounds, expected, BUSY_WALKERS)
+    title = (
+        f"fast latency: +{FAST_LATENCY_SECONDS * 1000:.1f} ms per scandir "
         f"({args.latency_rounds} rounds)"
     )
     print(render(title, results, expected, True))
