@@ -273,8 +273,11 @@ def write_json(
     *,
     disk_usage: bool = False,
     full_path: bool = False,
+    directories_only: bool = False,
 ) -> None:
     """Write the listing in ``tree -J``'s shape, valid JSON for any name.
+
+    With ``directories_only`` (``-d``) the report has no ``"files"``, as tree's.
 
     One line per entry, as tree writes it; an entry that could not be opened or is a
     recursive link gets ``"contents":[{"error":"..."}]`` (tree 2.1.0 means this shape
@@ -303,9 +306,10 @@ def write_json(
         write(b"\n" + indent + text + (b"" if node.is_last else b","))
     if report:
         used = b'"size":%d,' % tally.total_size if disk_usage else b""
+        files = b"" if directories_only else b',"files":%d' % tally.files
         write(
-            b'\n,\n  {"type":"report",%s"directories":%d,"files":%d}\n]\n'
-            % (used, tally.directories, tally.files)
+            b'\n,\n  {"type":"report",%s"directories":%d%s}\n]\n'
+            % (used, tally.directories, files)
         )
     else:
         write(b"\n\n]\n")

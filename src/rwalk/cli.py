@@ -288,6 +288,7 @@ def list_tree(
                 output.write,
                 disk_usage=disk_usage,
                 full_path=full_path,
+                directories_only=directories_only,
             )
         else:
             style = TextStyle(
