@@ -308,8 +308,7 @@ def write_json(
         used = b'"size":%d,' % tally.total_size if disk_usage else b""
         files = b"" if directories_only else b',"files":%d' % tally.files
         write(
-            b'\n,\n  {"type":"report",%s"directories":%d%s}\n]\n'
-            % (used, tally.directories, files)
+            b'\n,\n  {"type":"report",%s"directories":%d%s}\n]\n' % (used, tally.directories, files)
         )
     else:
         write(b"\n\n]\n")
