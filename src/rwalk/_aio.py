@@ -116,8 +116,9 @@ _CPU_BOUND_RATIO = 2.0
 # (with p jobs it is about p from contention alone).  So there the limit grows only
 # while most listings waited, and halves while most did not: a listing waited when its
 # wall time was at least twice its thread's CPU time plus _LISTING_WAIT_FLOOR.  Judged
-# over the last _WINDOW_DIRECTORIES listings of all jobs (one job's epoch may hold a
-# single listing that waited 20 ms for the GIL).  Measured at a forced limit of 2-16
+# over the listings of all jobs since the last judgement, once there are at least
+# _WINDOW_DIRECTORIES (one job's epoch may hold a single listing that waited 20 ms for
+# the GIL).  Measured at a forced limit of 2-16
 # jobs: on the warm 111k-entry tree the median listing took 8-31 us, with no wait (the
 # GIL delayed a minority); on the latency tree every listing waited its round trip
 # (design.md, "Two regimes").
@@ -1084,15 +1085,21 @@ class _Scheduler(Generic[AnyStr]):
             # The ratio was the GIL's: forget it, or back in turns it would grow the
             # limit again at once (measured: the trapped walk went 16, 1, 10, 5, 2, 1).
             ratio = self._wait_ratio = min(ratio, 1.0)
-        self._cpu_bound = ratio < _CPU_BOUND_RATIO or (judged and not waiting)
-        parallel = self._parallel
+        # Judged, the listings' times decide alone (most waited: not CPU-bound, even if
+        # the ratio, smoothed over the jobs' epochs, says so; found in review).
+        self._cpu_bound = not waiting if judged else ratio < _CPU_BOUND_RATIO
+        parallel = was = self._parallel
         if ratio >= _IO_BOUND_RATIO and (waiting or (not judged and parallel < _SHARED_FROM)):
             # Waiting on I/O: double (from 0: straight to the ratio) up to the ceiling.
             parallel = max(2 * parallel, int(ratio))
         elif self._cpu_bound:
             parallel //= 2
         floor = min(self._concurrency, _MIN_PARALLEL_JOBS)
-        self._parallel = max(floor, min(self._concurrency, parallel))
+        self._parallel = parallel = max(floor, min(self._concurrency, parallel))
+        if (was >= _SHARED_FROM) != (parallel >= _SHARED_FROM):
+            # Into or out of sharing: the next judgement counts listings of the new
+            # regime only (a listing timed while sharing may end after the change).
+            self._window_listed = self._window_waited = 0
 
     def _reorder(self, adopted: list[_Directory[AnyStr]]) -> None:
         """Under the lock: the caller reordered ``dirnames``; the frontier follows.
