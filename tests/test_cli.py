@@ -960,6 +960,30 @@ def test_ctrl_c_exits_130_without_traceback(many_files: Path, args: list[str]) -
     assert b"Traceback" not in stderr
 
 
+@pytest.mark.parametrize("args", [["-C", "many"], ["-C", "--async", "many"]], ids=["scan", "async"])
+def test_ctrl_c_with_colour_ends_the_output_in_the_default_colours(
+    many_files: Path, args: list[str]
+) -> None:
+    # The interrupted write may stop inside a coloured name; the last bytes written are
+    # the reset (SGR 0), so that the terminal is not left coloured.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rwalk", *args],
+        cwd=many_files.parent,
+        env={**os.environ, **UTF8_ENV, "LS_COLORS": "di=01;34:fi=32"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,  # noqa: PLW1509
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == b"\x1b[01;34mmany\x1b[0m\n"  # the listing has begun
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert b"Traceback" not in stderr
+    assert stdout.endswith(b"\x1b[0m")
+    assert b"directories" not in stdout  # interrupted: no report
+
+
 # ---------------------------------------------------------------- on a terminal
 
 

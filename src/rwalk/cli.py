@@ -15,6 +15,7 @@ SIGPIPE, but quietly and with no traceback).
 # No ``from __future__ import annotations`` here: typer would then evaluate the
 # command's string annotations with get_type_hints on every run, twice (3 ms of the
 # startup budget; docs/design.md, "Startup").
+import contextlib
 import enum
 import locale
 import os
@@ -309,6 +310,10 @@ def list_tree(
         _silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
+        if colours is not None:
+            # The interrupted write may have stopped inside a coloured name: leave the
+            # terminal in its default colours (tree, killed by the signal, does not).
+            _end_colour(stdout)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except _OutputError as failure:
         # The listing could not be written (a full disk, an I/O error): say so once, and
@@ -409,6 +414,13 @@ def _write_and_flush(stream: BinaryIO) -> Callable[[bytes], object]:
         _flush(stream)
 
     return write
+
+
+def _end_colour(stream: BinaryIO) -> None:
+    """Write the reset of ``ls``'s colours (SGR 0), if ``stream`` still takes output."""
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(b"\x1b[0m")
+        stream.flush()
 
 
 def _silence_stdout() -> None:
