@@ -28,6 +28,7 @@ pictures below the vertical guide is drawn ``│   ``; tree (and rwalk) print it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -36,6 +37,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
@@ -982,6 +984,72 @@ def test_ctrl_c_with_colour_ends_the_output_in_the_default_colours(
     assert b"Traceback" not in stderr
     assert stdout.endswith(b"\x1b[0m")
     assert b"directories" not in stdout  # interrupted: no report
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["raw", "buffered"])
+def test_a_full_non_blocking_stdout_is_waited_for_not_spun_on(
+    buffered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in session 9's audit: a stdout made non-blocking by someone else (a shared
+    # pipe or terminal), behind a slow reader, made every write return at once, and
+    # the listing spun on the CPU.  Here the pipe is full before the first write; the
+    # reader drains it only once the writer waits for it (or has spun 10,000 times).
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filled = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            filled += os.write(write_end, b"f" * 65536)
+    waiting, spun = threading.Event(), threading.Event()
+    real_select = select.select
+
+    def recording_select(*args: Any) -> Any:
+        waiting.set()
+        return real_select(*args)
+
+    monkeypatch.setattr(select, "select", recording_select)
+    stream = open(write_end, "wb", buffering=-1 if buffered else 0)  # noqa: SIM115
+
+    class Counting:
+        calls = 0
+
+        def write(self, data: Any) -> Any:
+            Counting.calls += 1
+            if Counting.calls > 10_000:
+                spun.set()
+                raise BrokenPipeError  # stop the spinning writer
+            return stream.write(data)
+
+        def flush(self) -> None:
+            cli._flush(stream)
+
+        def fileno(self) -> int:
+            return stream.fileno()
+
+    data = b"x" * 200_000
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            cli._write_all(Counting())(data)  # type: ignore[arg-type]
+            cli._flush(stream)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            stream.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while not (waiting.is_set() or spun.is_set()):
+        threading.Event().wait(0.001)
+    received = 0
+    with open(read_end, "rb", buffering=0) as reader:
+        while chunk := reader.read(65536):
+            received += len(chunk)
+    thread.join(60)
+    assert not spun.is_set()
+    assert errors == []
+    assert received == filled + len(data)
 
 
 # ---------------------------------------------------------------- on a terminal
