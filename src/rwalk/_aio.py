@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from concurrent.futures import Executor, Future
 from functools import partial
 from typing import Any, AnyStr, Generic, TypeAlias
@@ -1000,10 +1000,15 @@ class _Scheduler(Generic[AnyStr]):
         if len(own) > _QUEUE_CHUNK:
             overflow[:0] = own[:-_QUEUE_CHUNK]  # before what overflow holds: later
             del own[:-_QUEUE_CHUNK]
-        for node in reversed(own):
+        self._queue_held(reversed(own))
+        own.clear()
+
+    def _queue_held(self, nodes: Iterable[_Directory[AnyStr]]) -> None:
+        """Under the lock: put those of ``nodes`` that are still held (not taken by the
+        walk meanwhile, nor pruned) on the shared frontier, in the order given."""
+        for node in nodes:
             if node.state == _HELD and not node.discarded:
                 self._queue(node)
-        own.clear()
 
     def _queue_overflow(self, overflow: list[_Directory[AnyStr]]) -> None:
         """On the job's thread: queue ``overflow`` a chunk per critical section, so
@@ -1015,9 +1020,7 @@ class _Scheduler(Generic[AnyStr]):
                 if self._closed or self._failure is not None:
                     overflow.clear()
                     return
-                for node in reversed(chunk):
-                    if node.state == _HELD and not node.discarded:
-                        self._queue(node)
+                self._queue_held(reversed(chunk))
                 starting = self._jobs_to_start() if self._parallel else 0
             if starting:
                 self._start_jobs(starting)

@@ -310,7 +310,6 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
     """
     import asyncio
     import signal
-    import threading
 
     loop = asyncio.new_event_loop()
     step: asyncio.Task[_Item] | None = None
@@ -328,10 +327,7 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
         # Wake the loop if it waits in select().
         loop.call_soon_threadsafe(_nothing)
 
-    handles_ctrl_c = (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    )
+    handles_ctrl_c = ctrl_c_is_pythons()
     if handles_ctrl_c:
         signal.signal(signal.SIGINT, on_interrupt)
     try:
@@ -385,6 +381,19 @@ def drive_async_iterator(iterator: AsyncIterator[_Item]) -> Iterator[_Item]:
 
 def _nothing() -> None:
     pass
+
+
+def ctrl_c_is_pythons() -> bool:
+    """Whether this is the main thread and Ctrl-C has Python's own handler (it raises
+    ``KeyboardInterrupt``): only then may rwalk take SIGINT over.  A process started
+    with Ctrl-C ignored keeps ignoring it, and a handler the program set stays."""
+    import signal
+    import threading
+
+    return (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
 
 
 async def _next_item(iterator: AsyncIterator[_Item]) -> _Item:
@@ -741,7 +750,7 @@ def _prepare(
     ancestors: set[_Identity],
     ignore: IgnoreChain | None,
     root_device: int | None = None,
-    known: _KnownTotals | None = None,
+    known: _KnownTotals,
 ) -> _Prepared:
     """Filter and sort a fresh listing; tell the lister which subdirectories come next.
 
@@ -761,7 +770,7 @@ def _prepare(
             ancestors=ancestors,
             ignore=ignore,
             root_device=root_device,
-            known=known if known is not None else _KnownTotals(),
+            known=known,
         )
         if options.disk_usage
         else {}

@@ -22,7 +22,6 @@ import os
 import select
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, BinaryIO, Optional
 
@@ -39,6 +38,7 @@ from ._tree import (
     Tally,
     WalkEntriesLister,
     WalkEntryTuple,
+    ctrl_c_is_pythons,
     drive_async_iterator,
     tree_events,
     walk_options,
@@ -471,8 +471,5 @@ def main() -> None:
     finally:
         # Only over Python's own handler: a process started with Ctrl-C ignored keeps
         # ignoring it.
-        if (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):
+        if ctrl_c_is_pythons():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
